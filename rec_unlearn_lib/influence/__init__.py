@@ -1,0 +1,47 @@
+"""Influence functions for unlearning: objective adapter, HVPs, linear solvers and the update.
+
+* :mod:`.hvp`: :class:`InfluenceProblem`, the one adapter through which a model enters (a
+  parameter subset phi of tensor rows, the mean training loss, an optional regulariser), with
+  gradients, Hessian-vector products and in-place updates of the selected rows.
+* :mod:`.solvers`: ``direct``, ``cg``, ``lissa`` and ``adam`` solvers of ``(H + lambda I) t = b``
+  behind one interface returning :class:`SolverResult`.
+* :mod:`.update`: :func:`influence_unlearn`, the update
+  ``theta* = theta + (1/|D|) H^{-1} grad L_sum(D_f)`` (UBPR Eq. 7/15, IFRU Eq. 14/19).
+"""
+
+from .hvp import BlockSpec, InfluenceProblem, LossClosure, ParameterBlock
+from .solvers import (
+    SOLVERS,
+    MatVec,
+    SolverConvergenceWarning,
+    SolverDidNotConverge,
+    SolverResult,
+    default_rtol,
+    solve,
+    solve_adam,
+    solve_cg,
+    solve_direct,
+    solve_lissa,
+)
+from .update import HessianOf, forget_gradient, influence_unlearn
+
+__all__ = [
+    "BlockSpec",
+    "HessianOf",
+    "InfluenceProblem",
+    "LossClosure",
+    "MatVec",
+    "ParameterBlock",
+    "SOLVERS",
+    "SolverConvergenceWarning",
+    "SolverDidNotConverge",
+    "SolverResult",
+    "default_rtol",
+    "forget_gradient",
+    "influence_unlearn",
+    "solve",
+    "solve_adam",
+    "solve_cg",
+    "solve_direct",
+    "solve_lissa",
+]

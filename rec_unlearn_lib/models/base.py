@@ -1,0 +1,119 @@
+"""The one interface every recommender in the book implements.
+
+A :class:`Recommender` scores user-item pairs (:meth:`~Recommender.score`), gives the
+full score matrix for a batch of users (:meth:`~Recommender.full_scores`), and a loss
+on a training batch (:meth:`~Recommender.loss`, delegated to its
+:class:`~rec_unlearn_lib.models.objectives.Objective`). Metrics, trainers and
+unlearning methods only ever use this interface, so every method works with every
+backbone.
+
+Evaluation asks for a :class:`Scorer` once (:meth:`~Recommender.scorer`) and then
+scores many batches with it: for LightGCN that means one graph propagation per
+evaluation, not one per batch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..interactions import Interactions
+
+if TYPE_CHECKING:
+    from .objectives import Batch, Objective
+
+
+class Scorer(ABC):
+    """Frozen scores of a model at one moment (no gradient)."""
+
+    @abstractmethod
+    def pairs(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """float [n] scores of pairs ``(users[j], items[j])``; users, items int64 [n]."""
+
+    @abstractmethod
+    def full(self, users: torch.Tensor) -> torch.Tensor:
+        """float [B, num_items] scores of every item for users int64 [B]."""
+
+
+class EmbeddingScorer(Scorer):
+    """Inner-product scores from final user and item representations."""
+
+    def __init__(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> None:
+        self.user_emb, self.item_emb = user_emb, item_emb
+
+    def pairs(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return (self.user_emb[users] * self.item_emb[items]).sum(-1)
+
+    def full(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user_emb[users] @ self.item_emb.T
+
+
+class Recommender(nn.Module, ABC):
+    """Base class: ``num_users`` x ``num_items`` scores and, if trainable, an objective.
+
+    Args:
+        num_users, num_items: sizes of the dense id spaces.
+        objective: the training loss (``None`` for models fitted by counting).
+    """
+
+    name: str = "recommender"
+
+    def __init__(self, num_users: int, num_items: int, objective: "Objective | None" = None) -> None:
+        super().__init__()
+        self.num_users, self.num_items = num_users, num_items
+        self.objective = objective
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    def fit_data(self, train: Interactions) -> None:
+        """Attach what the model derives from its training data (graph, counts); default: nothing."""
+
+    @abstractmethod
+    def scorer(self) -> Scorer:
+        """A :class:`Scorer` of the current parameters (computed under ``torch.no_grad``)."""
+
+    def score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """float [n] scores of pairs; users, items int64 [n]."""
+        return self.scorer().pairs(users, items)
+
+    def full_scores(self, users: torch.Tensor) -> torch.Tensor:
+        """float [B, num_items] scores of all items for users int64 [B]."""
+        return self.scorer().full(users)
+
+    def loss(self, batch: "Batch") -> torch.Tensor:
+        """Scalar training loss on a batch from ``self.objective.batches``."""
+        if self.objective is None:
+            raise TypeError(f"{type(self).__name__} is not trained by gradient descent")
+        return self.objective.loss(self, batch)
+
+
+class EmbeddingModel(Recommender):
+    """A recommender whose score is the inner product of user and item representations.
+
+    Subclasses hold the *ego* embedding tables ``user_emb`` [num_users, d] and
+    ``item_emb`` [num_items, d] (the parameters) and define :meth:`representations`,
+    the final embeddings the score uses (the tables themselves for MF, propagated ones
+    for LightGCN).
+    """
+
+    def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: "Objective",
+                 init_std: float = 0.1) -> None:
+        super().__init__(num_users, num_items, objective)
+        self.emb_dim = emb_dim
+        self.user_emb = nn.Parameter(torch.randn(num_users, emb_dim) * init_std)
+        self.item_emb = nn.Parameter(torch.randn(num_items, emb_dim) * init_std)
+
+    @abstractmethod
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final ``(users [num_users, d], items [num_items, d])`` used for scoring (differentiable)."""
+
+    def scorer(self) -> Scorer:
+        with torch.no_grad():
+            return EmbeddingScorer(*self.representations())

@@ -1,0 +1,165 @@
+"""Training objectives: how batches are drawn and what loss they give.
+
+=========== =================================================== ======================
+objective   loss on a batch                                      batches
+=========== =================================================== ======================
+``bce``     mean BCE-with-logits on labelled pairs (point-wise)  labelled rows, or
+                                                                 positives + sampled
+                                                                 negatives (NCF)
+``bpr``     -mean log sigmoid(s_ui - s_uj) (Rendle et al. 2009)  (u, i, j) triplets
+``wmf``     whole-data weighted squared loss, efficient form     shuffled user batches
+            (Hu et al. 2008; Chen et al. 2020, as in RecEraser)
+=========== =================================================== ======================
+
+Each adds ``reg / 2 * (squared norms of the batch's ego embeddings) / batch size``,
+the L2 of RecEraser's and LightGCN's code. Batches are pure functions of
+``(train, seed, epoch)`` (see :mod:`rec_unlearn_lib.sampling`), so the exact
+training triplets can be re-materialised at unlearning time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..interactions import Interactions
+from ..sampling import bpr_triplets, pointwise_rows, user_batches
+
+if TYPE_CHECKING:
+    from .base import EmbeddingModel
+
+Batch = dict[str, torch.Tensor]
+
+
+def _chunks(arrays: dict[str, np.ndarray], batch_size: int, device: torch.device) -> Iterator[Batch]:
+    """Consecutive slices of equal-length arrays as tensors on ``device``."""
+    n = len(next(iter(arrays.values())))
+    tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items()}
+    for start in range(0, n, batch_size):
+        yield {k: v[start:start + batch_size] for k, v in tensors.items()}
+
+
+def l2_of_rows(*rows: torch.Tensor) -> torch.Tensor:
+    """``1/2 * sum of squared entries`` of the given embedding rows (tf.nn.l2_loss)."""
+    return sum(0.5 * r.pow(2).sum() for r in rows)  # type: ignore[return-value]
+
+
+class Objective(ABC):
+    """How a model is trained: its batches and its loss.
+
+    Args:
+        reg: L2 weight on the ego embeddings of the rows in a batch.
+    """
+
+    name = "objective"
+
+    def __init__(self, reg: float = 0.0) -> None:
+        if reg < 0:
+            raise ValueError(f"reg must be non-negative, got {reg}")
+        self.reg = reg
+
+    @abstractmethod
+    def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
+                device: torch.device) -> Iterator[Batch]:
+        """The batches of one epoch, deterministic in ``(train, seed, epoch)``."""
+
+    @abstractmethod
+    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+        """Scalar loss of ``model`` on ``batch``."""
+
+    def _reg(self, model: "EmbeddingModel", users: torch.Tensor, *items: torch.Tensor) -> torch.Tensor:
+        if self.reg == 0.0:
+            return torch.zeros((), device=users.device)
+        rows = [model.user_emb[users]] + [model.item_emb[i] for i in items]
+        return self.reg * l2_of_rows(*rows) / len(users)
+
+
+class BCEObjective(Objective):
+    """Point-wise binary cross-entropy on logits ``s_ui`` (IFRU's MF loss; NCF with negatives).
+
+    ``L = mean_(u,i,y) [ -y log sigma(s_ui) - (1-y) log(1 - sigma(s_ui)) ] + L2``.
+    With labelled training data the labelled rows are used as they are; otherwise each
+    positive is joined by ``num_negatives`` sampled negatives per epoch.
+    """
+
+    name = "bce"
+
+    def __init__(self, reg: float = 0.0, num_negatives: int = 4) -> None:
+        super().__init__(reg)
+        self.num_negatives = num_negatives
+
+    def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
+                device: torch.device) -> Iterator[Batch]:
+        users, items, labels = pointwise_rows(train, self.num_negatives, seed, epoch)
+        return _chunks({"users": users, "items": items, "labels": labels}, batch_size, device)
+
+    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+        user_emb, item_emb = model.representations()
+        logits = (user_emb[batch["users"]] * item_emb[batch["items"]]).sum(-1)
+        return (F.binary_cross_entropy_with_logits(logits, batch["labels"])
+                + self._reg(model, batch["users"], batch["items"]))
+
+
+class BPRObjective(Objective):
+    """Bayesian personalised ranking: ``L = -mean log sigma(s_ui - s_uj) + L2`` (Rendle et al. 2009)."""
+
+    name = "bpr"
+
+    def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
+                device: torch.device) -> Iterator[Batch]:
+        users, pos, neg = bpr_triplets(train, seed, epoch)
+        return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size, device)
+
+    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+        user_emb, item_emb = model.representations()
+        u = user_emb[batch["users"]]
+        diff = (u * item_emb[batch["pos"]]).sum(-1) - (u * item_emb[batch["neg"]]).sum(-1)
+        return -F.logsigmoid(diff).mean() + self._reg(model, batch["users"], batch["pos"], batch["neg"])
+
+
+class WMFObjective(Objective):
+    """Weighted matrix factorisation over *all* user-item pairs, without sampling.
+
+    ``sum_u sum_i w_ui (y_ui - s_ui)^2`` with ``w = 1`` on observed pairs and ``c0`` on
+    all others is, up to a constant (Chen et al. 2020; RecEraser's WMF code),
+
+    ``L_B = c0 * sum_(d,d') (sum_i q_id q_id')(sum_(u in B) p_ud p_ud')
+    + sum_((u,i) observed, u in B) [(1 - c0) s_ui^2 - 2 s_ui]``,
+
+    which costs ``O((|B| + |I|) d^2 + |R_B| d)`` instead of ``O(|B| |I| d)``. The loss is
+    divided by ``|B|`` (mean over the batch's users).
+
+    Args:
+        c0: weight of unobserved pairs (0.2 for ML-1M in RecEraser).
+    """
+
+    name = "wmf"
+
+    def __init__(self, reg: float = 0.0, c0: float = 0.2) -> None:
+        super().__init__(reg)
+        if not 0.0 < c0 <= 1.0:
+            raise ValueError(f"c0 must lie in (0, 1], got {c0}")
+        self.c0 = c0
+
+    def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
+                device: torch.device) -> Iterator[Batch]:
+        csr = train.positives().to_csr()
+        for users in user_batches(train.num_users, batch_size, seed, epoch):
+            starts, counts = csr.indptr[users], np.diff(csr.indptr)[users]
+            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            yield {"users": torch.as_tensor(users, device=device),
+                   "pos_users": torch.as_tensor(np.repeat(users, counts), device=device),
+                   "pos_items": torch.as_tensor(csr.indices[np.repeat(starts, counts) + offsets].astype(np.int64),
+                                                device=device)}
+
+    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+        user_emb, item_emb = model.representations()
+        p = user_emb[batch["users"]]                                        # [B, d]
+        all_pairs = (p.T @ p * (item_emb.T @ item_emb)).sum()               # sum_u sum_i s_ui^2
+        s = (user_emb[batch["pos_users"]] * item_emb[batch["pos_items"]]).sum(-1)
+        observed = ((1.0 - self.c0) * s.pow(2) - 2.0 * s).sum()
+        return (self.c0 * all_pairs + observed) / len(p) + self._reg(model, batch["users"])

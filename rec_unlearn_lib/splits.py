@@ -1,0 +1,172 @@
+"""Seeded train/valid/test splits for the book's three evaluation protocols.
+
+=============  ==============================================  =======================
+protocol       split                                           metrics
+=============  ==============================================  =======================
+``ranking``    random hold-out, or the source's own train/test  Recall@N, NDCG@N over all
+               (RecEraser); validation carved from training     items, training masked
+``sampled``    leave-one-out by time: last item to test, the    HR@K, NDCG@K of the item
+               one before to validation, 99 negatives each      against 99 negatives
+               (NCF, UBPR)
+``labelled``   interactions shuffled 6:2:2, label 1 when the     AUC (and IFRU's AUC0/1/2)
+               rating reaches a threshold (IFRU)
+=============  ==============================================  =======================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .data import Dataset
+from .interactions import Interactions
+from .sampling import negatives_without_replacement
+
+Protocol = Literal["ranking", "sampled", "labelled"]
+PROTOCOLS: tuple[str, ...] = ("ranking", "sampled", "labelled")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train, validation and test interactions over one id space, for one protocol.
+
+    Attributes:
+        protocol: ``ranking``, ``sampled`` or ``labelled``.
+        train, valid, test: the parts (labelled protocol: with ``labels``).
+        valid_negatives, test_negatives: sampled protocol only, int64 [len(part), m]
+            negatives ranked against each held-out row.
+        seed: the seed that made the split.
+    """
+
+    protocol: Protocol
+    train: Interactions
+    valid: Interactions
+    test: Interactions
+    seed: int
+    valid_negatives: np.ndarray | None = None
+    test_negatives: np.ndarray | None = None
+
+    @property
+    def num_users(self) -> int:
+        return self.train.num_users
+
+    @property
+    def num_items(self) -> int:
+        return self.train.num_items
+
+    def summary(self) -> dict[str, object]:
+        return {"protocol": self.protocol, "train": len(self.train), "valid": len(self.valid),
+                "test": len(self.test), "users": self.num_users, "items": self.num_items, "seed": self.seed}
+
+
+def check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:
+    """Validate split ratios: each strictly inside (0, 1) and summing to 1."""
+    ratios = tuple(float(r) for r in ratios)
+    if any(not 0.0 < r < 1.0 for r in ratios):
+        raise ValueError(f"split ratios must each lie in (0, 1), got {ratios}")
+    if abs(sum(ratios) - 1.0) > 1e-9:
+        raise ValueError(f"split ratios must sum to 1, got {ratios} (sum {sum(ratios)})")
+    return ratios
+
+
+def _cut(n: int, ratios: Sequence[float], rng: np.random.Generator) -> list[np.ndarray]:
+    """A random permutation of ``range(n)`` cut into consecutive pieces of the given ratios."""
+    order = rng.permutation(n)
+    bounds = np.round(np.cumsum(ratios)[:-1] * n).astype(int)
+    return np.split(order, bounds)
+
+
+def random_split(data: Interactions, ratios: Sequence[float] = (0.72, 0.08, 0.2), seed: int = 0) -> Split:
+    """Random interaction-level hold-out for the full-ranking protocol.
+
+    The default 72/8/20 is RecEraser's: 80/20 train/test, then 10 % of train for validation.
+    Every row is treated as a positive (ratings ignored).
+    """
+    train, valid, test = (data.subset(idx) for idx in _cut(len(data), check_ratios(ratios), np.random.default_rng(seed)))
+    return Split("ranking", train, valid, test, seed)
+
+
+def predefined_split(train: Interactions, test: Interactions, valid_ratio: float = 0.1, seed: int = 0) -> Split:
+    """The source's own train/test files, with a seeded validation part carved out of train.
+
+    RecEraser's official code selects models on the test set; the book selects on this
+    validation part instead (the ML-1M release ships no validation file).
+    """
+    if not 0.0 < valid_ratio < 1.0:
+        raise ValueError(f"valid_ratio must lie in (0, 1), got {valid_ratio}")
+    keep, valid = _cut(len(train), (1 - valid_ratio, valid_ratio), np.random.default_rng(seed))
+    return Split("ranking", train.subset(np.sort(keep)), train.subset(np.sort(valid)), test, seed)
+
+
+def _last_per_user(data: Interactions, min_count: int, rng: np.random.Generator) -> np.ndarray:
+    """Row index of each user's latest interaction (random tie-break), for users with >= ``min_count`` rows."""
+    times = data.timestamps if data.timestamps is not None else np.zeros(len(data), np.int64)
+    order = np.lexsort((rng.random(len(data)), times, data.users))  # by user, then time, then random
+    last_of_user = np.r_[data.users[order][1:] != data.users[order][:-1], True] if len(data) else np.array([], bool)
+    rows = order[last_of_user]
+    return rows[data.user_counts()[data.users[rows]] >= min_count]
+
+
+def leave_one_out(data: Interactions, num_negatives: int = 99, seed: int = 0) -> Split:
+    """NCF/UBPR protocol: each user's latest interaction to test, the one before to validation.
+
+    Users with fewer than 3 interactions stay wholly in training. Each held-out row is
+    ranked against ``num_negatives`` items the user never interacted with (drawn
+    without replacement over the user's whole history, seeded).
+    """
+    rng = np.random.default_rng(seed)
+    test_rows = _last_per_user(data, 3, rng)
+    rest = np.setdiff1d(np.arange(len(data)), test_rows)
+    valid_rows = rest[_last_per_user(data.subset(rest), 2, rng)]
+    valid_rows = valid_rows[np.isin(data.users[valid_rows], data.users[test_rows])]
+    train_rows = np.setdiff1d(rest, valid_rows)
+    valid, test = data.subset(valid_rows), data.subset(test_rows)
+    return Split("sampled", data.subset(train_rows), valid, test, seed,
+                 valid_negatives=negatives_without_replacement(data, valid.users, num_negatives, seed),
+                 test_negatives=negatives_without_replacement(data, test.users, num_negatives, seed + 1))
+
+
+def labelled_split(data: Interactions, threshold: float, ratios: Sequence[float] = (0.6, 0.2, 0.2),
+                   seed: int = 0) -> Split:
+    """IFRU protocol: binary labels ``rating >= threshold``, rows shuffled and cut 6:2:2.
+
+    Validation and test rows whose user or item never occurs in training are dropped
+    (as IFRU's preprocessing does), so every scored pair has trained embeddings.
+    """
+    if data.ratings is None:
+        raise ValueError("the labelled protocol needs explicit ratings; this data set is implicit")
+    labelled = data.with_labels((data.ratings >= threshold).astype(np.float32))
+    train_idx, valid_idx, test_idx = _cut(len(data), check_ratios(ratios), np.random.default_rng(seed))
+    train = labelled.subset(train_idx)
+    seen_u, seen_i = train.user_counts() > 0, train.item_counts() > 0
+
+    def known(idx: np.ndarray) -> Interactions:
+        part = labelled.subset(idx)
+        return part.subset(seen_u[part.users] & seen_i[part.items])
+    return Split("labelled", train, known(valid_idx), known(test_idx), seed)
+
+
+def make_split(dataset: Dataset, protocol: str = "ranking", seed: int = 0, *, threshold: float = 4.0,
+               ratios: Sequence[float] | None = None, num_negatives: int = 99) -> Split:
+    """The split a protocol uses on a data set, with each protocol's defaults.
+
+    ``ranking`` uses the source's own train/test when it ships one (RecEraser's ML-1M,
+    LastFM), else a random 72/8/20 hold-out. ``sampled`` uses NCF's shipped negatives
+    when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if protocol == "ranking":
+        if "train" in dataset.parts:
+            return predefined_split(dataset.parts["train"], dataset.parts["test"], seed=seed)
+        return random_split(dataset.interactions, ratios or (0.72, 0.08, 0.2), seed)
+    if protocol == "sampled":
+        if dataset.test_negatives is not None:
+            loo = leave_one_out(dataset.parts["train"], dataset.test_negatives.shape[1], seed)
+            train = loo.train.concat(loo.test)
+            return Split("sampled", train, loo.valid, dataset.parts["test"], seed,
+                         valid_negatives=loo.valid_negatives, test_negatives=dataset.test_negatives)
+        return leave_one_out(dataset.interactions, num_negatives, seed)
+    return labelled_split(dataset.interactions, threshold, ratios or (0.6, 0.2, 0.2), seed)

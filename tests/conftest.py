@@ -1,0 +1,40 @@
+"""Shared fixtures: the real-data root and a small synthetic data set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rec_unlearn_lib.synthetic import synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path | None:
+    for candidate in (os.environ.get("REC_UNLEARN_DATA"), REPO.parent / "shared" / "data"):
+        if candidate and (Path(candidate) / "ml-100k" / "u.data").exists():
+            return Path(candidate).resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The mirrored data root (``$REC_UNLEARN_DATA`` or ``../shared/data``); skips when absent."""
+    root = _data_root()
+    if root is None:
+        pytest.skip("no data root: set REC_UNLEARN_DATA to the folder holding ml-100k/")
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    return synthetic_dataset(seed=3)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Never download or read a real cache in tests: the cache is a fresh temporary folder."""
+    monkeypatch.setenv("REC_UNLEARN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("REC_UNLEARN_OFFLINE", "1")

@@ -1,0 +1,109 @@
+"""Backbones: losses equal their textbook forms, LightGCN propagates as the paper says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rec_unlearn_lib.interactions import Interactions
+from rec_unlearn_lib.models import (BPRObjective, BCEObjective, LightGCN, MF, WMFObjective, build_model,
+                                    normalized_adjacency)
+
+@pytest.fixture(autouse=True)
+def _float64():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def _tiny() -> Interactions:
+    users = np.array([0, 0, 1, 2, 2, 2])
+    items = np.array([0, 3, 1, 0, 2, 3])
+    return Interactions(users, items, 4, 5)  # user 3 and item 4 have no interactions
+
+
+def test_wmf_efficient_loss_equals_weighted_squared_error():
+    train = _tiny()
+    torch.manual_seed(0)
+    model = MF(4, 5, 3, WMFObjective(c0=0.3))
+    batch = next(iter(model.objective.batches(train, batch_size=4, seed=0, epoch=0, device=torch.device("cpu"))))
+    assert sorted(batch["users"].tolist()) == [0, 1, 2, 3]
+    scores = model.user_emb @ model.item_emb.T
+    y = torch.as_tensor(train.to_csr().toarray(), dtype=torch.float64)
+    w = torch.where(y > 0, 1.0, 0.3)
+    brute = (w * (y - scores) ** 2).sum()
+    # the efficient form drops the constant sum over observed pairs of y^2 = |R|, then divides by |B|
+    assert torch.allclose(model.loss(batch), (brute - len(train)) / 4, rtol=1e-12)
+
+
+def test_bpr_and_bce_losses_match_formulas():
+    torch.manual_seed(1)
+    model = MF(4, 5, 3, BPRObjective(reg=0.5))
+    batch = {"users": torch.tensor([0, 2]), "pos": torch.tensor([3, 2]), "neg": torch.tensor([4, 1])}
+    p, q = model.user_emb, model.item_emb
+    diff = (p[[0, 2]] * q[[3, 2]]).sum(1) - (p[[0, 2]] * q[[4, 1]]).sum(1)
+    reg = 0.5 * 0.5 * (p[[0, 2]].pow(2).sum() + q[[3, 2]].pow(2).sum() + q[[4, 1]].pow(2).sum()) / 2
+    assert torch.allclose(model.loss(batch), -torch.log(torch.sigmoid(diff)).mean() + reg)
+
+    model.objective = BCEObjective()
+    batch = {"users": torch.tensor([0, 1]), "items": torch.tensor([3, 4]), "labels": torch.tensor([1.0, 0.0])}
+    s = (p[[0, 1]] * q[[3, 4]]).sum(1)
+    expected = -(torch.log(torch.sigmoid(s[0])) + torch.log(1 - torch.sigmoid(s[1]))) / 2
+    assert torch.allclose(model.loss(batch), expected)
+
+
+def test_normalized_adjacency_matches_dense_formula():
+    train = _tiny()
+    adj = normalized_adjacency(train).toarray()
+    r = train.to_csr().toarray()
+    a = np.block([[np.zeros((4, 4)), r], [r.T, np.zeros((5, 5))]])
+    deg = a.sum(1)
+    inv = np.where(deg > 0, deg, 1) ** -0.5 * (deg > 0)
+    assert np.allclose(adj, inv[:, None] * a * inv[None, :])
+    assert np.allclose(adj, adj.T) and not adj[3].any()   # symmetric, isolated user row is zero
+
+
+def test_lightgcn_propagation_is_layer_mean():
+    train = _tiny()
+    torch.manual_seed(2)
+    model = LightGCN(4, 5, 3, BPRObjective(), num_layers=2)
+    model.fit_data(train)
+    a = torch.as_tensor(normalized_adjacency(train).toarray(), dtype=torch.float64)
+    e0 = torch.cat([model.user_emb, model.item_emb])
+    expected = (e0 + a @ e0 + a @ a @ e0) / 3
+    users, items = model.representations()
+    assert torch.allclose(torch.cat([users, items]), expected.to(users.dtype), atol=1e-6)
+    zero = LightGCN(4, 5, 3, BPRObjective(), num_layers=0)
+    zero.fit_data(train)
+    assert torch.equal(zero.representations()[0], zero.user_emb)
+    with pytest.raises(RuntimeError, match="fit_data"):
+        LightGCN(4, 5, 3, BPRObjective()).representations()
+
+
+@pytest.mark.parametrize("name", ["mf", "bpr", "wmf", "lightgcn", "pop"])
+def test_common_interface_scores_agree(name):
+    train = _tiny()
+    torch.manual_seed(3)
+    model = build_model(name, 4, 5, train, emb_dim=3)
+    users = torch.tensor([0, 1, 2, 3])
+    full = model.full_scores(users)
+    assert full.shape == (4, 5)
+    pairs = model.score(users.repeat_interleave(5), torch.arange(5).repeat(4))
+    assert torch.allclose(full.reshape(-1), pairs)
+    if name == "pop":
+        assert full[0].tolist() == [2, 1, 1, 2, 0]
+        with pytest.raises(TypeError, match="not trained"):
+            model.loss({})
+
+
+def test_build_model_rejects_bad_input():
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("svd", 2, 2)
+    with pytest.raises(ValueError, match="emb_dim"):
+        build_model("mf", 2, 2, emb_dim=0)
+    with pytest.raises(ValueError, match="unknown objective"):
+        build_model("lightgcn", 2, 2, objective="hinge")
+    with pytest.raises(ValueError, match="c0"):
+        WMFObjective(c0=0.0)

@@ -1,0 +1,108 @@
+"""Splits partition the data as documented, are seeded, and validate their ratios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rec_unlearn_lib.sampling import bpr_triplets, negatives_without_replacement, pointwise_rows, uniform_negatives
+from rec_unlearn_lib.interactions import Interactions
+from rec_unlearn_lib.splits import labelled_split, leave_one_out, make_split, predefined_split, random_split
+
+
+def _keys(*parts: Interactions) -> np.ndarray:
+    return np.concatenate([p.keys for p in parts])
+
+
+def test_random_split_partitions_and_is_seeded(synthetic):
+    data = synthetic.interactions
+    split = random_split(data, (0.7, 0.1, 0.2), seed=1)
+    assert sorted(_keys(split.train, split.valid, split.test).tolist()) == sorted(data.keys.tolist())
+    assert len(split.test) == round(0.2 * len(data))
+    again = random_split(data, (0.7, 0.1, 0.2), seed=1)
+    other = random_split(data, (0.7, 0.1, 0.2), seed=2)
+    assert np.array_equal(split.test.keys, again.test.keys)
+    assert not np.array_equal(split.test.keys, other.test.keys)
+
+
+@pytest.mark.parametrize("ratios", [(0.0, 0.5, 0.5), (1.0, 0.0, 0.0), (0.5, 0.3, 0.3), (-0.2, 0.6, 0.6)])
+def test_bad_ratios_raise(synthetic, ratios):
+    with pytest.raises(ValueError, match="ratios"):
+        random_split(synthetic.interactions, ratios)
+
+
+def test_predefined_split_carves_validation_from_train(synthetic):
+    data = synthetic.interactions
+    train, test = data.subset(np.arange(0, len(data) - 100)), data.subset(np.arange(len(data) - 100, len(data)))
+    split = predefined_split(train, test, valid_ratio=0.25, seed=0)
+    assert sorted(_keys(split.train, split.valid).tolist()) == sorted(train.keys.tolist())
+    assert np.array_equal(split.test.keys, test.keys)
+    with pytest.raises(ValueError, match="valid_ratio"):
+        predefined_split(train, test, valid_ratio=1.0)
+
+
+def test_leave_one_out_holds_out_latest_with_valid_negatives(synthetic):
+    data = synthetic.interactions
+    split = leave_one_out(data, num_negatives=20, seed=4)
+    assert split.protocol == "sampled"
+    # test holds each user's latest interaction, validation the one before
+    for part, rank in ((split.test, 1), (split.valid, 2)):
+        for u, i, t in zip(part.users[:30], part.items[:30], part.timestamps[:30]):
+            times = np.sort(data.timestamps[data.users == u])
+            assert t == times[-rank]
+    assert len(np.unique(split.test.users)) == len(split.test) == synthetic.num_users
+    negs = split.test_negatives
+    assert negs.shape == (len(split.test), 20)
+    assert all(len(set(row)) == 20 for row in negs.tolist())                  # distinct
+    assert not data.contains(np.repeat(split.test.users, 20), negs.ravel()).any()  # never interacted
+    assert np.array_equal(negs, leave_one_out(data, num_negatives=20, seed=4).test_negatives)
+
+
+def test_labelled_split_labels_and_known_ids(synthetic):
+    split = labelled_split(synthetic.interactions, threshold=4, seed=0)
+    assert split.protocol == "labelled"
+    ratings = synthetic.interactions.ratings
+    assert 0.3 < split.train.labels.mean() < 0.5 and set(np.unique(split.train.labels)) == {0.0, 1.0}
+    assert len(split.train) == round(0.6 * len(ratings))
+    train_users, train_items = set(split.train.users), set(split.train.items)
+    assert set(split.test.users) <= train_users and set(split.test.items) <= train_items
+    row = 0
+    original = synthetic.interactions.contains(split.test.users[row:row + 1], split.test.items[row:row + 1])
+    assert original.all()
+
+
+def test_make_split_protocols(synthetic):
+    assert make_split(synthetic, "ranking").protocol == "ranking"
+    assert make_split(synthetic, "sampled", num_negatives=10).test_negatives.shape[1] == 10
+    assert make_split(synthetic, "labelled").train.labels is not None
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_split(synthetic, "other")
+
+
+def test_bpr_triplets_rematerialise_exactly(synthetic):
+    train = synthetic.interactions
+    u, i, j = bpr_triplets(train, seed=7, epoch=3)
+    u2, i2, j2 = bpr_triplets(train, seed=7, epoch=3)
+    assert np.array_equal(u, u2) and np.array_equal(i, i2) and np.array_equal(j, j2)
+    assert not np.array_equal(j, bpr_triplets(train, seed=7, epoch=4)[2])
+    assert sorted((u * train.num_items + i).tolist()) == sorted(train.keys.tolist())  # every positive once
+    assert not train.contains(u, j).any()                                          # negatives are negatives
+
+
+def test_pointwise_rows_implicit_and_labelled(synthetic):
+    train = synthetic.interactions
+    users, items, labels = pointwise_rows(train, num_negatives=2, seed=0)
+    assert len(users) == 3 * len(train) and labels.sum() == len(train)
+    assert train.contains(users[labels == 1], items[labels == 1]).all()
+    assert not train.contains(users[labels == 0], items[labels == 0]).any()
+    labelled = train.with_labels((train.ratings >= 4).astype(np.float32))
+    _, _, given = pointwise_rows(labelled, num_negatives=2, seed=0)
+    assert len(given) == len(train) and given.sum() == labelled.labels.sum()
+
+
+def test_negative_sampling_errors():
+    full = Interactions(np.zeros(3), np.arange(3), 2, 3)
+    with pytest.raises(ValueError, match="every item"):
+        uniform_negatives(full, np.array([0]), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="only 0 items"):
+        negatives_without_replacement(full, np.array([0]), 1, seed=0)
