@@ -1,4 +1,4 @@
-"""Command line of the study: ``python -m rec_unlearn_lib {data,train,bench} ...``.
+"""Command line of the study: ``python -m rec_unlearn_lib {data,train,bench,unlearn} ...``.
 
 Every command prints JSON on standard output (one object per line) and, on bad input
 (unknown data set or model, missing data, bad numbers), one line ``error: ...`` on
@@ -65,6 +65,40 @@ def cmd_bench(args: argparse.Namespace) -> None:
         _emit(row)
 
 
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+def cmd_unlearn(args: argparse.Namespace) -> None:
+    from .forget import ForgetRequest
+    from .unlearning import make_method, unlearning_experiment
+
+    profile = get_profile(args.profile)
+    dataset_name = args.dataset or DEFAULT_DATASET[profile]
+    device = default_device(args.device)
+    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=args.seed)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("emb_dim", args.emb_dim)) if v}
+    kwargs: dict = {"profile": profile, "seed": args.seed, "device": str(device), **overrides}
+    if args.method != "retrain":
+        sharding = {"partition_epochs": args.epochs, "agg_epochs": args.epochs} if args.epochs else {}
+        kwargs.update(num_shards=args.shards, sharding=sharding)
+        kwargs.update({k: v for k, v in (("partition", args.partition), ("aggregation", args.aggregation)) if v})
+    method = make_method(args.method, args.model, **kwargs)
+    if args.forget_count:
+        request = ForgetRequest.random(split.train, count=args.forget_count, seed=args.seed)
+    else:
+        request = ForgetRequest.random(split.train, args.forget_ratio, seed=args.seed)
+    out = unlearning_experiment(method, split, request, args.mode)
+    extra = {"num_shards": method.num_shards, "partition": method.partition_method,
+             "aggregation": method.aggregation} if args.method != "retrain" else {}
+    out["forget"].update({"ratio": None if args.forget_count else args.forget_ratio})
+    _emit({"method": out.pop("method"), "model": args.model, "dataset": dataset_name, "protocol": split.protocol,
+           "profile": profile, "seed": args.seed, **extra, **out})
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on standard error (exit status 2)."""
 
@@ -100,6 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", choices=("cpu", "cuda"), default=None)
     bench.add_argument("--root", help=root_help)
     bench.set_defaults(func=cmd_bench)
+
+    unlearn = sub.add_parser("unlearn", help="fit an unlearning method, forget a random sample, compare with Retrain")
+    unlearn.add_argument("--dataset", choices=sorted(LOADERS), help="default: ml-100k (quick) / receraser-ml-1m (full)")
+    unlearn.add_argument("--model", choices=[m for m in MODELS if m != "pop"], required=True)
+    unlearn.add_argument("--method", choices=("retrain", "sisa", "receraser"), required=True)
+    amount = unlearn.add_mutually_exclusive_group()
+    amount.add_argument("--forget-ratio", type=_ratio, default=0.001, help="fraction of training rows to forget")
+    amount.add_argument("--forget-count", type=_positive_int, default=None, help="number of training rows to forget")
+    unlearn.add_argument("--mode", choices=("batch", "sequential"), default="batch",
+                         help="batch: one request (IFRU); sequential: one interaction at a time (RecEraser Table 4)")
+    unlearn.add_argument("--shards", type=_positive_int, default=None, help="sharded methods: K (default: profile's)")
+    unlearn.add_argument("--partition", choices=("random", "ubp", "ibp", "inbp"), default=None,
+                         help="sharded methods (default: random for sisa, inbp for receraser)")
+    unlearn.add_argument("--aggregation", choices=("mean", "static", "attention"), default=None,
+                         help="sharded methods (default: mean for sisa, attention for receraser)")
+    unlearn.add_argument("--profile", choices=PROFILES, default=None, help="default: $REC_UNLEARN_PROFILE or quick")
+    unlearn.add_argument("--protocol", choices=PROTOCOLS, default="ranking")
+    unlearn.add_argument("--seed", type=_seed, default=0)
+    unlearn.add_argument("--epochs", type=_positive_int, default=None, help="override every maximum epoch count")
+    unlearn.add_argument("--emb-dim", type=_positive_int, default=None, help="override the embedding size")
+    unlearn.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    unlearn.add_argument("--root", help=root_help)
+    unlearn.set_defaults(func=cmd_unlearn)
     return parser
 
 

@@ -78,14 +78,15 @@ _QUICK = {"emb_dim": 64, "epochs": 30, "lr": 1e-2, "batch_size": 2048, "reg": 1e
 _FULL = {"emb_dim": 64, "epochs": 1000, "lr": 1e-3, "batch_size": 2048, "reg": 1e-4, "optimizer": "adam",
          "eval_every": 5, "patience": 10, "num_layers": 3, "num_negatives": 4, "c0": 0.2}
 BACKBONE_SETTINGS: dict[str, dict[str, dict[str, float | int | str]]] = {
-    "quick": {"mf": _QUICK, "bpr": _QUICK, "wmf": {**_QUICK, "reg": 0.0},
-              "lightgcn": {**_QUICK, "epochs": 20}, "pop": {}},
-    "full": {"mf": _FULL, "bpr": _FULL, "wmf": {**_FULL, "lr": 5e-3, "reg": 0.0},
+    "quick": {"mf": _QUICK, "bpr": _QUICK, "wmf": {**_QUICK, "reg": 0.0, "batch_size": 256, "lr": 3e-2},
+              "lightgcn": {**_QUICK, "epochs": 20, "batch_size": 8192, "lr": 5e-2}, "pop": {}},
+    "full": {"mf": _FULL, "bpr": _FULL, "wmf": {**_FULL, "lr": 5e-3, "reg": 0.0, "batch_size": 256},
              "lightgcn": _FULL, "pop": {}},
 }
 """Per profile and backbone: model and training settings (one place, read by the CLI and notebooks).
 
-``quick`` is tuned to run every backbone on ML-100K on 2 CPU cores in seconds;
+``quick`` is tuned to run every backbone on ML-100K on 2 CPU cores in seconds (LightGCN
+with large batches: one graph propagation per 8192 triplets; WMF's batches count users);
 ``full`` follows RecEraser's ML-1M runs (d = 64, 3 LightGCN layers, up to 1000 epochs,
 validation every 5 epochs with patience 10) with Adam at 1e-3.
 """
@@ -100,3 +101,29 @@ def backbone_settings(model: str, profile: str | None = None) -> dict[str, float
     if model not in table:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(table)}")
     return dict(table[model])
+
+
+# --------------------------------------------------------------------------- sharded unlearning per profile
+
+SHARDING_SETTINGS: dict[str, dict[str, float | int | str | None]] = {
+    "quick": {"num_shards": 10, "max_size_factor": 1.2, "rounds": 50, "partition_backbone": "wmf",
+              "attention_size": 32, "agg_epochs": 3, "agg_lr": None, "agg_batch_size": 8192, "agg_patience": 0,
+              "agg_reg": 1e-5, "forget_count": 3, "partition_epochs": None},
+    "full": {"num_shards": 10, "max_size_factor": 1.2, "rounds": 50, "partition_backbone": "wmf",
+             "attention_size": 32, "agg_epochs": 50, "agg_lr": None, "agg_batch_size": None, "agg_patience": 10,
+             "agg_reg": 1e-5, "forget_count": 100, "partition_epochs": None},
+}
+"""Per profile: SISA / RecEraser settings (RecEraser's official ML-1M runs in ``full``).
+
+``num_shards`` K; ``max_size_factor`` (t = 1.2 x the mean shard size); ``rounds`` of balanced
+partitioning (or until the assignment stops changing); ``partition_backbone`` whose embeddings
+are partitioned (trained for ``partition_epochs``, ``None``: its profile's); ``attention_size``
+k; the aggregator's epochs, learning rate and batch size (``None``: the backbone's), patience
+and L2 (Eq. 8); ``forget_count`` interactions deleted one at a time in the Table 4 experiment
+(100 in the paper).
+"""
+
+
+def sharding_settings(profile: str | None = None) -> dict[str, float | int | str | None]:
+    """A copy of :data:`SHARDING_SETTINGS` for ``profile``."""
+    return dict(SHARDING_SETTINGS[get_profile(profile)])

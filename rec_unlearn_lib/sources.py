@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 __all__ = [
     "SOURCES",

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import default_device, set_seed, synchronize
 from .evaluation import evaluate
@@ -109,13 +109,13 @@ def train_epoch(model: Recommender, optimizer: torch.optim.Optimizer, train: Int
 
 
 def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
-        train: Interactions | None = None) -> TrainResult:
+        train: Interactions | None = None, desc: str | None = None) -> TrainResult:
     """Train ``model`` on ``train`` (default ``split.train``), select on ``split.valid``.
 
     The model is moved to the configured device and given its training data
     (:meth:`~rec_unlearn_lib.models.Recommender.fit_data`). Models without an objective
     (popularity) are only fitted. Returns the history and the best epoch; the model
-    holds the best parameters afterwards.
+    holds the best parameters afterwards. ``desc`` labels the progress bar.
     """
     config = config or TrainConfig()
     train = split.train if train is None else train
@@ -133,8 +133,9 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
     rows: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -float("inf"), 0, copy.deepcopy(model.state_dict()), 0
     train_seconds = eval_seconds = 0.0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {getattr(model, 'name', 'model')}",
-               disable=not config.progress, leave=False)
+    # progress=False forces the bar off; otherwise tqdm's defaults apply (TQDM_DISABLE=1 hides it in book builds)
+    bar = tqdm(range(1, config.epochs + 1), desc=f"train {desc or model.name}", leave=False,
+               **({} if config.progress else {"disable": True}))
     for epoch in bar:
         synchronize(device)
         start = time.perf_counter()
@@ -189,4 +190,4 @@ def train_backbone(name: str, split: Split, profile: str | None = None, seed: in
     model = build_model(name, split.num_users, split.num_items, **model_kwargs)  # type: ignore[arg-type]
     config = TrainConfig(seed=seed, device=device, progress=progress,
                          **{k: settings[k] for k in TRAIN_KEYS if k in settings})  # type: ignore[arg-type]
-    return model, fit(model, split, config)
+    return model, fit(model, split, config, desc=name)

@@ -5,6 +5,9 @@
   gradients, Hessian-vector products and in-place updates of the selected rows.
 * :mod:`.solvers`: ``direct``, ``cg``, ``lissa`` and ``adam`` solvers of ``(H + lambda I) t = b``
   behind one interface returning :class:`SolverResult`.
+* :mod:`.recommender`: the glue from a trained MF/LightGCN (BCE or BPR) to an
+  :class:`InfluenceProblem`: D as one fixed batch, the forget rows, the SUM forget loss, and a
+  full-batch L-BFGS trainer to a stationary point (:func:`recommender_influence`).
 * :mod:`.update`: :func:`influence_unlearn`, the update
   ``theta* = theta + (1/|D|) H^{-1} grad L_sum(D_f)`` (UBPR Eq. 7/15, IFRU Eq. 14/19).
 """
@@ -24,24 +27,46 @@ from .solvers import (
     solve_lissa,
 )
 from .update import HessianOf, forget_gradient, influence_unlearn
+from .recommender import (
+    FitReport,
+    RecommenderInfluence,
+    forget_loss_sum,
+    forget_rows,
+    full_batch,
+    minimize_full_batch,
+    minimize_problem,
+    recommender_influence,
+    recommender_problem,
+    take_rows,
+)
 
 __all__ = [
     "BlockSpec",
+    "FitReport",
     "HessianOf",
     "InfluenceProblem",
     "LossClosure",
     "MatVec",
     "ParameterBlock",
+    "RecommenderInfluence",
     "SOLVERS",
     "SolverConvergenceWarning",
     "SolverDidNotConverge",
     "SolverResult",
     "default_rtol",
     "forget_gradient",
+    "forget_loss_sum",
+    "forget_rows",
+    "full_batch",
     "influence_unlearn",
+    "minimize_full_batch",
+    "minimize_problem",
+    "recommender_influence",
+    "recommender_problem",
     "solve",
     "solve_adam",
     "solve_cg",
     "solve_direct",
     "solve_lissa",
+    "take_rows",
 ]

@@ -125,10 +125,10 @@ class WMFObjective(Objective):
     """Weighted matrix factorisation over *all* user-item pairs, without sampling.
 
     ``sum_u sum_i w_ui (y_ui - s_ui)^2`` with ``w = 1`` on observed pairs and ``c0`` on
-    all others is, up to a constant (Chen et al. 2020; RecEraser's WMF code),
+    all others equals exactly (Chen et al. 2020; RecEraser's WMF code drops the constant 1)
 
     ``L_B = c0 * sum_(d,d') (sum_i q_id q_id')(sum_(u in B) p_ud p_ud')
-    + sum_((u,i) observed, u in B) [(1 - c0) s_ui^2 - 2 s_ui]``,
+    + sum_((u,i) observed, u in B) [(1 - c0) s_ui^2 - 2 s_ui + 1]``,
 
     which costs ``O((|B| + |I|) d^2 + |R_B| d)`` instead of ``O(|B| |I| d)``. The loss is
     divided by ``|B|`` (mean over the batch's users).
@@ -161,5 +161,5 @@ class WMFObjective(Objective):
         p = user_emb[batch["users"]]                                        # [B, d]
         all_pairs = (p.T @ p * (item_emb.T @ item_emb)).sum()               # sum_u sum_i s_ui^2
         s = (user_emb[batch["pos_users"]] * item_emb[batch["pos_items"]]).sum(-1)
-        observed = ((1.0 - self.c0) * s.pow(2) - 2.0 * s).sum()
+        observed = ((1.0 - self.c0) * s.pow(2) - 2.0 * s + 1.0).sum()       # + 1 = y^2: the loss is >= 0
         return (self.c0 * all_pairs + observed) / len(p) + self._reg(model, batch["users"])

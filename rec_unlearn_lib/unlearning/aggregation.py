@@ -1,0 +1,214 @@
+"""Aggregators: one recommender out of ``K`` frozen sub-models (SISA's mean, GraphEraser's static, RecEraser's attention).
+
+Every aggregator is a :class:`~rec_unlearn_lib.models.Recommender` whose score is an inner
+product of aggregated user and item representations, so the trainer, the objectives and
+every metric work on it unchanged. The sub-models enter as frozen buffers:
+
+* ``user_reps`` float [K, num_users, d] and ``item_reps`` float [K, num_items, d], the final
+  representations of each sub-model (for LightGCN: propagated on its shard's graph);
+* ``user_seen`` / ``item_seen`` bool [K, num_users] / [K, num_items]: whether shard ``k``
+  holds any interaction of the user / item.
+
+**A sub-model that never saw a user or item contributes nothing.** Its representation of that
+node is only its random initialisation (or, for sampled negatives, what it learned without a
+single positive), so it is set to zero: in the mean and static aggregators that sub-model's
+score for the pair is 0 (no opinion), and the attention aggregator gives it weight 0 (the
+softmax of Eq. 7 runs over the shards that saw the node). A node seen by no shard (no
+training interaction at all) gets the zero representation, score 0.
+
+=================  ========================================================  ================
+aggregator         score                                                     trained params
+=================  ========================================================  ================
+``mean``           ``s_ui = (1/K) sum_k s^k_ui`` (SISA; RecEraser's MeanAgg)  none
+``static``         ``s_ui = sum_k w_k s^k_ui``, ``w = softmax(v)`` (GraphEraser,  ``v`` [K]
+                   RecEraser's StaticAgg)
+``attention``      ``s_ui = p_u . q_i`` with Eq. 5-7 (RecEraser's AttAgg)       ``W^k, b^k``,
+                                                                             user/item attention
+=================  ========================================================  ================
+
+Trained aggregators minimise the backbone's own loss on all (remaining) training data with
+the sub-models frozen, plus ``agg_reg / 2 * ||Theta||^2`` on their parameters (Eq. 8).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..models.base import EmbeddingScorer, Recommender, Scorer
+
+if TYPE_CHECKING:
+    from ..models.objectives import Batch, Objective
+
+AGGREGATIONS: tuple[str, ...] = ("mean", "static", "attention")
+
+
+class FrozenEmbeddings(Recommender):
+    """A recommender from fixed representations ``user_reps`` [U, d], ``item_reps`` [I, d] (e.g. one sub-model)."""
+
+    name = "frozen"
+
+    def __init__(self, user_reps: torch.Tensor, item_reps: torch.Tensor) -> None:
+        super().__init__(user_reps.shape[0], item_reps.shape[0], None)
+        self.register_buffer("user_reps", user_reps.detach().clone())
+        self.register_buffer("item_reps", item_reps.detach().clone())
+
+    def scorer(self) -> Scorer:
+        return EmbeddingScorer(self.user_reps, self.item_reps)
+
+
+class Aggregator(Recommender):
+    """Base class of the aggregators: frozen sub-model representations, masked where unseen.
+
+    Args:
+        user_reps: float [K, U, d]; item_reps: float [K, I, d] (copied, zeroed where unseen).
+        user_seen: bool [K, U]; item_seen: bool [K, I].
+        objective: the backbone's loss (with ``reg = 0``: the penalty here is on the aggregator's own parameters).
+        agg_reg: ``lambda`` of Eq. 8 (L2 on the aggregator's parameters, ``lambda/2 * ||Theta||^2``).
+    """
+
+    name = "aggregator"
+
+    def __init__(self, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
+                 item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0) -> None:
+        num_shards, num_users, dim = user_reps.shape
+        super().__init__(num_users, item_reps.shape[1], objective)
+        self.num_shards, self.emb_dim, self.agg_reg = num_shards, dim, agg_reg
+        user_seen, item_seen = torch.as_tensor(user_seen, dtype=torch.bool), torch.as_tensor(item_seen, dtype=torch.bool)
+        self.register_buffer("user_reps", user_reps.detach().float() * user_seen[..., None])
+        self.register_buffer("item_reps", item_reps.detach().float() * item_seen[..., None])
+        self.register_buffer("user_seen", user_seen)
+        self.register_buffer("item_seen", item_seen)
+
+    @abstractmethod
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Aggregated ``(users [U, d'], items [I, d'])``; scores are their inner products."""
+
+    def scorer(self) -> Scorer:
+        with torch.no_grad():
+            return EmbeddingScorer(*self.representations())
+
+    def penalty(self) -> torch.Tensor:
+        """``1/2 * sum of squared parameters`` (0 for parameter-free aggregators)."""
+        return sum((0.5 * p.pow(2).sum() for p in self.parameters()), torch.zeros((), device=self.device))
+
+    def loss(self, batch: "Batch") -> torch.Tensor:
+        if self.objective is None:
+            raise TypeError(f"{type(self).__name__} has no objective: it is not trained")
+        return self.objective.loss(self, batch) + self.agg_reg * self.penalty()  # type: ignore[arg-type]
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-node shard weights ``(users [K, U], items [K, I])`` of the aggregate (for plots)."""
+        raise NotImplementedError
+
+
+class MeanAggregator(Aggregator):
+    """``s_ui = (1/K) sum_k s^k_ui``: the concatenation of ``p^k_u / sqrt(K)`` and ``q^k_i / sqrt(K)``. No training."""
+
+    name = "mean"
+
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scale = 1.0 / math.sqrt(self.num_shards)
+        return (self.user_reps.permute(1, 0, 2).reshape(self.num_users, -1) * scale,
+                self.item_reps.permute(1, 0, 2).reshape(self.num_items, -1) * scale)
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        k = self.num_shards
+        return (self.user_seen.float() / k, self.item_seen.float() / k)
+
+
+class StaticAggregator(Aggregator):
+    """``s_ui = sum_k w_k s^k_ui`` with one learned weight per shard, ``w = softmax(v)``, ``v`` starting at 0 (= mean)."""
+
+    name = "static"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.logits = nn.Parameter(torch.zeros(self.num_shards))
+
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scale = torch.softmax(self.logits, 0).sqrt()[:, None, None]
+        return ((self.user_reps * scale).permute(1, 0, 2).reshape(self.num_users, -1),
+                (self.item_reps * scale).permute(1, 0, 2).reshape(self.num_items, -1))
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        w = torch.softmax(self.logits.detach(), 0)[:, None]
+        return (self.user_seen.float() * w, self.item_seen.float() * w)
+
+
+class AttentionAggregator(Aggregator):
+    """RecEraser's attention-based adaptive aggregation (Eq. 5-7).
+
+    Transfer (Eq. 5), one ``W^k`` [d, d] and ``b^k`` [d] per shard shared by users and items:
+    ``p^k_tr = p^k W^k + b^k``. Attention (Eq. 7), separate for users (``W_1, b_1, h_1``) and
+    items (``W_2, b_2, h_2``), size ``attention_size``:
+    ``alpha*_k = h_1^T ReLU(W_1 p^k_tr + b_1)``, ``alpha = softmax_k`` over the shards that saw
+    the user. Aggregate (Eq. 6): ``p_u = sum_k alpha_k p^k_tr``, likewise ``q_i`` with ``beta``.
+
+    Init: ``W^k = I``, ``b^k = 0`` (the aggregate starts as a weighted average of the sub-models'
+    own representations); ``W_1, W_2`` truncated normal with std ``sqrt(2 / (k + d))``, biases 0,
+    ``h = 0.01`` (near-uniform weights), as the official code.
+
+    Cost per call: ``O(K (U + I) d (d + k))``.
+    """
+
+    name = "attention"
+
+    def __init__(self, *args, attention_size: int = 32, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        k, d, size = self.num_shards, self.emb_dim, attention_size
+        self.transfer_w = nn.Parameter(torch.eye(d).repeat(k, 1, 1))
+        self.transfer_b = nn.Parameter(torch.zeros(k, d))
+        std = math.sqrt(2.0 / (size + d))
+        self.user_att_w = nn.Parameter(nn.init.trunc_normal_(torch.empty(d, size), std=std, a=-2 * std, b=2 * std))
+        self.user_att_b = nn.Parameter(torch.zeros(size))
+        self.user_att_h = nn.Parameter(torch.full((size,), 0.01))
+        self.item_att_w = nn.Parameter(nn.init.trunc_normal_(torch.empty(d, size), std=std, a=-2 * std, b=2 * std))
+        self.item_att_b = nn.Parameter(torch.zeros(size))
+        self.item_att_h = nn.Parameter(torch.full((size,), 0.01))
+
+    def _aggregate(self, reps: torch.Tensor, seen: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
+                   h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Aggregated ``[n, d]`` and weights ``[K, n]``; only seen (shard, node) pairs are computed."""
+        num_shards, n, d = reps.shape
+        shard_idx, node_idx = seen.nonzero(as_tuple=True)                           # packed seen pairs, [M]
+        tr = torch.cat([reps[k][node_idx[shard_idx == k]] @ self.transfer_w[k] + self.transfer_b[k]
+                        for k in range(num_shards)])                                # Eq. 5, [M, d] (shard-major)
+        scores = torch.relu(tr @ w + b) @ h                                         # Eq. 7, [M]
+        logits = torch.full((num_shards, n), -torch.inf, device=reps.device, dtype=tr.dtype)
+        logits = logits.index_put((shard_idx, node_idx), scores)
+        any_seen = seen.any(0)
+        logits = torch.where(any_seen[None, :], logits, torch.zeros_like(logits))
+        weight = torch.softmax(logits, 0) * any_seen[None, :]                       # [K, n]
+        out = torch.zeros(n, d, device=reps.device, dtype=tr.dtype)
+        out = out.index_add(0, node_idx, weight[shard_idx, node_idx][:, None] * tr)  # Eq. 6
+        return out, weight
+
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        users, _ = self._aggregate(self.user_reps, self.user_seen, self.user_att_w, self.user_att_b, self.user_att_h)
+        items, _ = self._aggregate(self.item_reps, self.item_seen, self.item_att_w, self.item_att_b, self.item_att_h)
+        return users, items
+
+    @torch.no_grad()
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        _, alpha = self._aggregate(self.user_reps, self.user_seen, self.user_att_w, self.user_att_b, self.user_att_h)
+        _, beta = self._aggregate(self.item_reps, self.item_seen, self.item_att_w, self.item_att_b, self.item_att_h)
+        return alpha, beta
+
+
+def make_aggregator(name: str, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
+                    item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
+                    attention_size: int = 32) -> Aggregator:
+    """An aggregator by name (``mean``, ``static`` or ``attention``) over stacked sub-model representations."""
+    if name == "mean":
+        return MeanAggregator(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
+    if name == "static":
+        return StaticAggregator(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
+    if name == "attention":
+        return AttentionAggregator(user_reps, item_reps, user_seen, item_seen, objective, agg_reg,
+                                   attention_size=attention_size)
+    raise ValueError(f"unknown aggregation {name!r}; choose one of {', '.join(AGGREGATIONS)}")

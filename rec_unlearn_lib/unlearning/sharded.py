@@ -1,0 +1,285 @@
+"""SISA and RecEraser: exact unlearning by sharding.
+
+Training (RecEraser Fig. 2): partition the training data into ``K`` disjoint shards
+(:mod:`.partition`), train one sub-model per shard from scratch, then combine them with an
+aggregator (:mod:`.aggregation`) trained on all training data with the sub-models frozen.
+
+Forgetting: the rows of the request are removed from their shards (the partition of every
+other row is kept), each shard that held one of them is retrained from scratch with the same
+seed, and the aggregator is retrained from scratch on the remaining data. Nothing else saw the
+erased rows, so the result is exactly what training on ``D \\ D_f`` with this partition gives.
+Both costs are measured apart (RecEraser Table 4).
+
+The shard loop is one seam: :func:`train_shard` takes a picklable :class:`ShardJob` and
+returns a :class:`SubModel`; ``ShardedUnlearning(shard_map=...)`` decides how the jobs run
+(``map`` by default; e.g. ``concurrent.futures.ProcessPoolExecutor().map`` or a cluster
+engine's map to train shards in parallel).
+
+One caveat the papers share: the balanced partitions are computed from embeddings pre-trained
+on all of ``D`` (including rows later forgotten). The book, like RecEraser, keeps the partition
+after a deletion; strictly, the *assignment* of the remaining rows still depends on ``D_f``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from ..config import set_seed, sharding_settings, synchronize
+from ..interactions import Interactions
+from ..models import DEFAULT_OBJECTIVE, make_objective
+from ..splits import Split
+from ..training import TrainConfig
+from .aggregation import AGGREGATIONS, Aggregator, FrozenEmbeddings, make_aggregator
+from .base import UnlearningMethod, make_backbone, resolve_settings, train_config, train_model
+from .partition import PARTITIONS, Partition, make_partition
+
+ShardMap = Callable[[Callable[["ShardJob"], "SubModel"], Iterable["ShardJob"]], Iterable["SubModel"]]
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The seed of sub-model ``shard``: fixed per shard, so a retrained shard starts from the same initialisation."""
+    return seed * 1000 + shard + 1
+
+
+@dataclass
+class ShardJob:
+    """Everything needed to train one sub-model (picklable, no shared state).
+
+    Attributes:
+        shard: shard index ``k``.
+        backbone: backbone name; settings: its model and training settings.
+        train: the shard's interactions (full id space).
+        split: for validation (``split.valid``) and the id-space sizes.
+        mask: the full training data masked at validation (so sub-models are selected like the final model).
+        seed: the sub-model's seed (:func:`shard_seed`).
+        device: where to train.
+    """
+
+    shard: int
+    backbone: str
+    settings: dict[str, Any]
+    train: Interactions
+    split: Split
+    mask: Interactions
+    seed: int
+    device: str
+
+
+@dataclass
+class SubModel:
+    """A trained sub-model, kept as its final representations (CPU) and what its shard covers.
+
+    Attributes:
+        user_reps: float [U, d]; item_reps: float [I, d].
+        user_seen: bool [U]; item_seen: bool [I]: nodes with at least one interaction in the shard.
+        seconds: wall time of the training (optimisation + validation).
+        best_epoch, epochs_run: from early stopping.
+    """
+
+    shard: int
+    user_reps: torch.Tensor
+    item_reps: torch.Tensor
+    user_seen: np.ndarray
+    item_seen: np.ndarray
+    seconds: float
+    best_epoch: int
+    epochs_run: int
+
+    def recommender(self) -> FrozenEmbeddings:
+        """This sub-model alone, as a recommender (unseen nodes keep their raw representations)."""
+        return FrozenEmbeddings(self.user_reps, self.item_reps)
+
+
+def train_shard(job: ShardJob) -> SubModel:
+    """Train one sub-model from scratch on its shard: the unit of work of the shard loop."""
+    device = torch.device(job.device)
+    synchronize(device)
+    start = time.perf_counter()
+    model = make_backbone(job.backbone, job.split.num_users, job.split.num_items, job.settings, job.seed)
+    result = train_model(model, job.split, train_config(job.settings, job.seed, device), job.train, job.mask)
+    with torch.no_grad():
+        users, items = model.representations()  # type: ignore[attr-defined]
+        users, items = users.detach().cpu().clone(), items.detach().cpu().clone()
+    synchronize(device)
+    return SubModel(job.shard, users, items, job.train.user_counts() > 0, job.train.item_counts() > 0,
+                    time.perf_counter() - start, result.best_epoch, int(result.history["epoch"].max()))
+
+
+def pretrained_embeddings(split: Split, train: Interactions | None = None, backbone: str = "wmf",
+                          profile: str | None = None, seed: int = 0, device: str | None = None,
+                          **overrides: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(users [U, d], items [I, d])`` final representations of ``backbone`` trained on ``train``.
+
+    RecEraser partitions on WMF embeddings (any backbone's are allowed).
+    """
+    settings = resolve_settings(backbone, profile, overrides)
+    train = split.train if train is None else train
+    model = make_backbone(backbone, split.num_users, split.num_items, settings, seed)
+    train_model(model, split, train_config(settings, seed, device), train)
+    with torch.no_grad():
+        users, items = model.representations()  # type: ignore[attr-defined]
+    return users.detach().cpu().numpy(), items.detach().cpu().numpy()
+
+
+class ShardedUnlearning(UnlearningMethod):
+    """Sharded exact unlearning: a partition, one sub-model per shard, an aggregator.
+
+    Args:
+        backbone: sub-model backbone (``mf``, ``bpr``, ``wmf``, ``lightgcn``).
+        num_shards: ``K``.
+        partition: ``random``, ``ubp``, ``ibp`` or ``inbp``.
+        aggregation: ``mean``, ``static`` or ``attention``.
+        profile, seed, device: as :class:`~.base.UnlearningMethod`.
+        embeddings: ``(users, items)`` pre-trained embeddings for the balanced partitions; by
+            default ``partition_backbone`` (WMF) is trained on the training data in :meth:`fit`.
+        shard_map: how the shard jobs run (``map``: one after another).
+        sharding: overrides of :data:`~rec_unlearn_lib.config.SHARDING_SETTINGS` (e.g. ``rounds=10``).
+        overrides: backbone settings (e.g. ``emb_dim=32``), shared by sub-models and Retrain.
+    """
+
+    name = "sharded"
+
+    def __init__(self, backbone: str = "bpr", num_shards: int | None = None, partition: str = "inbp",
+                 aggregation: str = "attention", profile: str | None = None, seed: int = 0,
+                 device: str | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+                 shard_map: ShardMap = map, sharding: dict[str, Any] | None = None, **overrides: Any) -> None:
+        super().__init__(backbone, profile, seed, device, **overrides)
+        if partition not in PARTITIONS:
+            raise ValueError(f"unknown partition {partition!r}; choose one of {', '.join(PARTITIONS)}")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+        self.sharding = sharding_settings(profile)
+        unknown = set(sharding or {}) - set(self.sharding)
+        if unknown:
+            raise ValueError(f"unknown sharding setting(s): {', '.join(sorted(unknown))}")
+        self.sharding.update(sharding or {})
+        self.num_shards = int(num_shards or self.sharding["num_shards"])  # type: ignore[arg-type]
+        if self.num_shards < 1:
+            raise ValueError(f"num_shards must be positive, got {self.num_shards}")
+        self.partition_method, self.aggregation = partition, aggregation
+        self.embeddings = embeddings
+        self.shard_map = shard_map
+        self.partition: Partition | None = None
+        self.submodels: list[SubModel] = []
+
+    # ------------------------------------------------------------------ training
+    def fit(self, split: Split, train: Interactions | None = None) -> "ShardedUnlearning":
+        self._split = split
+        self._train = split.train if train is None else train
+        seconds: dict[str, float] = {}
+        start = time.perf_counter()
+        if self.partition_method != "random" and self.embeddings is None:
+            extra = {} if self.sharding["partition_epochs"] is None else {"epochs": self.sharding["partition_epochs"]}
+            self.embeddings = pretrained_embeddings(split, self._train, str(self.sharding["partition_backbone"]),
+                                                    self.profile, self.seed, str(self.device), **extra)
+            seconds["embeddings"] = time.perf_counter() - start
+        start = time.perf_counter()
+        users, items = self.embeddings if self.embeddings is not None else (None, None)
+        self.partition = make_partition(self._train, self.partition_method, self.num_shards, users, items,
+                                        float(self.sharding["max_size_factor"]),  # type: ignore[arg-type]
+                                        int(self.sharding["rounds"]), self.seed)  # type: ignore[arg-type]
+        seconds["partition"] = time.perf_counter() - start
+        seconds["shards"], self.submodels = self._train_shards(range(self.num_shards))
+        seconds["aggregator"], self._model = self._train_aggregator()
+        self.fit_seconds = seconds
+        return self
+
+    def shard_jobs(self, shards: Iterable[int]) -> list[ShardJob]:
+        """The jobs that (re)train the given shards on their current data."""
+        assert self.partition is not None
+        return [ShardJob(k, self.backbone, dict(self.settings), self.train.subset(self.partition.rows(k)),
+                         self.split, self.train, shard_seed(self.seed, k), str(self.device)) for k in shards]
+
+    def _train_shards(self, shards: Iterable[int]) -> tuple[float, list[SubModel]]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        trained = list(self.shard_map(train_shard, self.shard_jobs(shards)))
+        synchronize(self.device)
+        return time.perf_counter() - start, trained
+
+    def aggregator_config(self) -> TrainConfig:
+        cfg = train_config(self.settings, self.seed, self.device)
+        cfg.epochs = int(self.sharding["agg_epochs"])  # type: ignore[arg-type]
+        cfg.patience = int(self.sharding["agg_patience"])  # type: ignore[arg-type]
+        cfg.eval_every = 1
+        if self.sharding["agg_lr"] is not None:
+            cfg.lr = float(self.sharding["agg_lr"])  # type: ignore[arg-type]
+        if self.sharding["agg_batch_size"] is not None:
+            cfg.batch_size = int(self.sharding["agg_batch_size"])  # type: ignore[arg-type]
+        return cfg
+
+    def _train_aggregator(self) -> tuple[float, Aggregator]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        subs = sorted(self.submodels, key=lambda s: s.shard)
+        objective = make_objective(str(self.settings.get("objective") or DEFAULT_OBJECTIVE[self.backbone]), 0.0,
+                                   int(self.settings["num_negatives"]), float(self.settings["c0"]))
+        set_seed(self.seed)
+        agg = make_aggregator(self.aggregation, torch.stack([s.user_reps for s in subs]),
+                              torch.stack([s.item_reps for s in subs]),
+                              torch.as_tensor(np.stack([s.user_seen for s in subs])),
+                              torch.as_tensor(np.stack([s.item_seen for s in subs])), objective,
+                              float(self.sharding["agg_reg"]), int(self.sharding["attention_size"]))  # type: ignore[arg-type]
+        agg.to(self.device)
+        self.aggregator_result = None
+        if any(p.requires_grad for p in agg.parameters()):
+            self.aggregator_result = train_model(agg, self.split, self.aggregator_config(), self.train)
+        synchronize(self.device)
+        return time.perf_counter() - start, agg
+
+    # ------------------------------------------------------------------ forgetting
+    def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
+        assert self.partition is not None
+        shards = sorted(int(k) for k in np.unique(self.partition.assignment[rows]))
+        keep = np.ones(len(self.train), dtype=bool)
+        keep[rows] = False
+        self._train = self.train.subset(keep)
+        self.partition = self.partition.remove(rows)
+        shard_seconds, retrained = self._train_shards(shards)
+        by_shard = {s.shard: s for s in self.submodels}
+        by_shard.update({s.shard: s for s in retrained})
+        self.submodels = [by_shard[k] for k in range(self.num_shards)]
+        agg_seconds, self._model = self._train_aggregator()
+        touched = {"shards": shards, "parameters": f"sub-models {shards} and the {self.aggregation} aggregator"}
+        return touched, {"shards": shard_seconds, "aggregator": agg_seconds}
+
+    def with_aggregation(self, aggregation: str) -> "ShardedUnlearning":
+        """A copy with the same partition and sub-models and a new ``aggregation`` (only the aggregator is trained)."""
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+        other = copy.copy(self)
+        other.aggregation, other.submodels = aggregation, list(self.submodels)
+        seconds, other._model = other._train_aggregator()
+        other.fit_seconds = {**self.fit_seconds, "aggregator": seconds}
+        return other
+
+    def shard_sizes(self):
+        """Interactions, users and items per shard of the current training data (a DataFrame)."""
+        assert self.partition is not None
+        return self.partition.sizes(self.train)
+
+
+class SISA(ShardedUnlearning):
+    """SISA (Bourtoule et al. 2021) for recommendation: random shards, mean of the sub-models' scores."""
+
+    name = "sisa"
+
+    def __init__(self, backbone: str = "bpr", num_shards: int | None = None, partition: str = "random",
+                 aggregation: str = "mean", **kwargs: Any) -> None:
+        super().__init__(backbone, num_shards, partition, aggregation, **kwargs)
+
+
+class RecEraser(ShardedUnlearning):
+    """RecEraser (Chen et al. 2022): balanced partition (InBP by default) and attention aggregation."""
+
+    name = "receraser"
+
+    def __init__(self, backbone: str = "bpr", num_shards: int | None = None, partition: str = "inbp",
+                 aggregation: str = "attention", **kwargs: Any) -> None:
+        super().__init__(backbone, num_shards, partition, aggregation, **kwargs)

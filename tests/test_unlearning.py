@@ -1,0 +1,197 @@
+"""The unlearning interface, Retrain, SISA and RecEraser on a tiny synthetic split (seconds, CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rec_unlearn_lib.evaluation import evaluate
+from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
+from rec_unlearn_lib.splits import random_split
+from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, MeanAggregator, RecEraser, Retrain, SISA,
+                                        ShardedUnlearning, StaticAggregator, UnlearnResult, make_method,
+                                        train_shard)
+
+TINY = {"emb_dim": 8, "epochs": 3, "patience": 0, "batch_size": 512}
+SHARDING = {"rounds": 5, "agg_epochs": 2, "agg_patience": 0, "agg_batch_size": 1024}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def split(synthetic):
+    return random_split(synthetic.interactions, seed=0)
+
+
+def sharded(cls=RecEraser, backbone="bpr", shards=3, **kwargs):
+    kwargs.setdefault("sharding", SHARDING)
+    return cls(backbone, shards, profile="quick", seed=0, device="cpu", **kwargs, **TINY)
+
+
+@pytest.fixture(scope="module")
+def receraser(split):
+    return sharded(partition="ubp").fit(split)
+
+
+def _scores(model, split):
+    return model.full_scores(torch.arange(split.num_users)).detach().clone()
+
+
+def test_make_method_and_interface():
+    assert METHODS == ("retrain", "sisa", "receraser")
+    assert isinstance(make_method("retrain", "mf", profile="quick", **TINY), Retrain)
+    assert make_method("sisa", profile="quick").partition_method == "random"
+    assert make_method("receraser", profile="quick").aggregation == "attention"
+    with pytest.raises(ValueError, match="unknown unlearning method"):
+        make_method("magic")
+    with pytest.raises(ValueError, match="popularity"):
+        Retrain("pop")
+    with pytest.raises(ValueError, match="unknown backbone setting"):
+        Retrain("bpr", profile="quick", epoch=3)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Retrain("bpr", profile="quick").model
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        RecEraser("bpr", aggregation="max", profile="quick")
+
+
+def test_retrain_forget_equals_training_from_scratch(split):
+    method = Retrain("bpr", profile="quick", seed=0, device="cpu", **TINY).fit(split)
+    original = _scores(method.model, split)
+    request = ForgetRequest.random(split.train, count=20, seed=1)
+    result = method.forget(request)
+    assert isinstance(result, UnlearnResult) and result.method == "retrain"
+    assert result.num_forgotten == 20 and result.seconds > 0 and result.device == "cpu"
+    assert len(method.train) == len(split.train) - 20
+    reference = Retrain("bpr", profile="quick", seed=0, device="cpu", **TINY).fit(split, request.split(split.train)[0])
+    torch.testing.assert_close(_scores(result.model, split), _scores(reference.model, split))
+    assert not torch.equal(original, _scores(result.model, split))
+
+
+@pytest.mark.parametrize("cls", [Retrain, RecEraser])
+def test_empty_request_changes_nothing(split, receraser, cls):
+    method = receraser if cls is RecEraser else Retrain("mf", profile="quick", device="cpu", **TINY).fit(split)
+    before, model, train = _scores(method.model, split), method.model, method.train
+    result = method.forget(ForgetRequest.empty())
+    assert result.model is model and method.model is model and method.train is train
+    assert result.num_forgotten == 0 and result.touched["shards"] == []
+    torch.testing.assert_close(_scores(result.model, split), before, rtol=0, atol=0)
+
+
+def test_request_outside_training_fails_clearly(split, receraser):
+    missing = np.flatnonzero(~split.train.contains(np.zeros(split.num_items, np.int64), np.arange(split.num_items)))
+    request = ForgetRequest(np.array([split.train.users[0], 0]), np.array([split.train.items[0], missing[0]]))
+    before = len(receraser.train)
+    with pytest.raises(ForgetRequestError, match="not in the training data"):
+        receraser.forget(request)
+    assert len(receraser.train) == before
+
+
+def test_forgetting_touches_only_the_shards_that_held_the_request(split):
+    method = sharded(partition="random", aggregation="attention").fit(split)
+    old_subs = list(method.submodels)
+    old_model = method.model
+    old_scores = _scores(old_model, split)
+    row = 7
+    shard = int(method.partition.assignment[row])
+    request = ForgetRequest(split.train.users[row:row + 1], split.train.items[row:row + 1])
+    result = method.forget(request)
+    assert result.touched["shards"] == [shard]
+    assert set(result.breakdown) == {"shards", "aggregator"}
+    assert result.seconds >= result.breakdown["shards"] > 0
+    for k, (old, new) in enumerate(zip(old_subs, method.submodels)):
+        if k == shard:
+            assert not torch.equal(old.user_reps, new.user_reps)
+        else:
+            assert new is old
+    # the retrained shard is exactly a sub-model trained from scratch on the shard without the row
+    reference = train_shard(method.shard_jobs([shard])[0])
+    torch.testing.assert_close(method.submodels[shard].user_reps, reference.user_reps)
+    assert not split.train.subset(np.array([row])).contains(method.train.users, method.train.items).any()
+    # models returned earlier are not modified
+    torch.testing.assert_close(_scores(old_model, split), old_scores, rtol=0, atol=0)
+
+
+def test_batch_request_touches_every_shard_it_spans(split):
+    method = sharded(SISA).fit(split)
+    request = ForgetRequest.random(split.train, count=30, seed=2)
+    shards = sorted(set(method.partition.assignment[request.rows(split.train)].tolist()))
+    result = method.forget(request)
+    assert result.touched["shards"] == shards and len(shards) > 1
+    assert result.breakdown["aggregator"] < 0.5      # the mean has nothing to train
+
+
+def test_sequential_forgetting_one_at_a_time(split):
+    method = sharded(partition="inbp", aggregation="static").fit(split)
+    request = ForgetRequest.random(split.train, count=2, seed=3)
+    results = method.forget_sequentially(request)
+    assert [r.num_forgotten for r in results] == [1, 1]
+    assert all(len(r.touched["shards"]) == 1 for r in results)
+    assert len(method.train) == len(split.train) - 2
+
+
+def test_shard_loop_is_a_seam(split):
+    calls = []
+
+    def recording_map(fn, jobs):
+        jobs = list(jobs)
+        calls.append([job.shard for job in jobs])
+        return [fn(job) for job in jobs]
+    method = sharded(SISA, shard_map=recording_map).fit(split)
+    method.forget(ForgetRequest(split.train.users[:1], split.train.items[:1]))
+    assert calls[0] == [0, 1, 2] and len(calls[1]) == 1
+
+
+@pytest.mark.parametrize("backbone", ["mf", "bpr", "wmf", "lightgcn"])
+def test_every_backbone_works_as_a_sub_model(split, backbone):
+    method = sharded(backbone=backbone, shards=2, partition="ibp").fit(split)
+    metrics = evaluate(method.model, split, "test")
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert method.fit_seconds["shards"] > 0 and "embeddings" in method.fit_seconds
+
+
+def test_aggregators_ignore_sub_models_that_never_saw_a_node():
+    torch.manual_seed(0)
+    k, users, items, d = 3, 5, 6, 4
+    ureps, ireps = torch.randn(k, users, d), torch.randn(k, items, d)
+    useen, iseen = torch.rand(k, users) > 0.4, torch.rand(k, items) > 0.4
+    useen[:, 0] = False                               # user 0 is in no shard
+    iseen[0, :] = True
+    scores = torch.stack([(ureps[s] * useen[s, :, None]) @ (ireps[s] * iseen[s, :, None]).T for s in range(k)])
+    mean = MeanAggregator(ureps, ireps, useen, iseen)
+    torch.testing.assert_close(mean.full_scores(torch.arange(users)), scores.mean(0))
+    static = StaticAggregator(ureps, ireps, useen, iseen)
+    torch.testing.assert_close(static.full_scores(torch.arange(users)), scores.mean(0))
+    torch.manual_seed(1)
+    att = AttentionAggregator(ureps, ireps, useen, iseen, attention_size=3)
+    alpha, beta = att.weights()
+    assert torch.all(alpha[~useen] == 0) and torch.all(beta[~iseen] == 0)
+    torch.testing.assert_close(alpha[:, 1:].sum(0), torch.ones(users - 1))
+    assert torch.all(att.full_scores(torch.tensor([0])) == 0)
+    # changing what an unseen sub-model holds changes nothing
+    noisy = ureps.clone()
+    noisy[~useen] = 100.0
+    torch.manual_seed(1)
+    torch.testing.assert_close(AttentionAggregator(noisy, ireps, useen, iseen, attention_size=3).full_scores(
+        torch.arange(users)), att.full_scores(torch.arange(users)))
+
+
+def test_sharded_settings_are_validated():
+    with pytest.raises(ValueError, match="unknown sharding setting"):
+        ShardedUnlearning("bpr", 3, profile="quick", sharding={"agg_epoch": 3})
+    with pytest.raises(ValueError, match="num_shards"):
+        ShardedUnlearning("bpr", -1, profile="quick")
+
+
+def test_with_aggregation_reuses_the_sub_models(split, receraser):
+    mean = receraser.with_aggregation("mean")
+    assert mean.submodels == receraser.submodels and mean.partition is receraser.partition
+    assert isinstance(mean.model, MeanAggregator) and isinstance(receraser.model, AttentionAggregator)
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        receraser.with_aggregation("max")
