@@ -14,10 +14,11 @@ Modules, each named for what it holds:
 - :mod:`~rec_unlearn_lib.training` the trainer; :mod:`~rec_unlearn_lib.evaluation` and
   :mod:`~rec_unlearn_lib.metrics` the protocols' metrics;
 - :mod:`~rec_unlearn_lib.influence` Hessian-vector products, solvers and the influence update;
+- :mod:`~rec_unlearn_lib.unlearning` the unlearning interface, Retrain, SISA and RecEraser;
 - :mod:`~rec_unlearn_lib.plots` the book's figures; :mod:`~rec_unlearn_lib.cli` the command line.
 """
 
-from . import influence
+from . import influence, unlearning
 from .config import backbone_settings, default_device, get_profile, set_seed
 from .data import Dataset, MalformedDataError, load_dataset
 from .evaluation import evaluate
@@ -34,4 +35,4 @@ __version__ = "0.1.0"
 __all__ = ["Dataset", "DatasetNotFoundError", "ForgetRequest", "ForgetRequestError", "Interactions",
            "MalformedDataError", "Split", "TrainConfig", "TrainResult", "__version__", "attack",
            "backbone_settings", "build_model", "default_device", "evaluate", "fit", "get_profile", "influence",
-           "load_dataset", "locate", "make_split", "set_seed", "synthetic_dataset", "train_backbone"]
+           "load_dataset", "locate", "make_split", "set_seed", "synthetic_dataset", "train_backbone", "unlearning"]

@@ -10,16 +10,19 @@ tidy table, one row per epoch.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .config import default_device, set_seed, synchronize
+from .config import MODEL_KEYS, TRAIN_KEYS, backbone_settings, default_device, set_seed, synchronize
 from .evaluation import evaluate
 from .interactions import Interactions
+from .models import build_model
 from .models.base import Recommender
 from .splits import Split
 
@@ -109,23 +112,29 @@ def train_epoch(model: Recommender, optimizer: torch.optim.Optimizer, train: Int
 
 
 def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
-        train: Interactions | None = None, desc: str | None = None) -> TrainResult:
+        train: Interactions | None = None, desc: str | None = None,
+        mask: Interactions | None = None) -> TrainResult:
     """Train ``model`` on ``train`` (default ``split.train``), select on ``split.valid``.
 
     The model is moved to the configured device and given its training data
     (:meth:`~rec_unlearn_lib.models.Recommender.fit_data`). Models without an objective
     (popularity) are only fitted. Returns the history and the best epoch; the model
     holds the best parameters afterwards. ``desc`` labels the progress bar.
+
+    ``mask`` (default ``train``) is what validation ranking masks: a sub-model that learns
+    from one shard is still selected on validation ranked like the final model, against all
+    items minus the *whole* training set.
     """
     config = config or TrainConfig()
     train = split.train if train is None else train
+    mask = train if mask is None else mask
     device = default_device(config.device)
     metric = config.metric or DEFAULT_METRIC[split.protocol]
     model.to(device)
     model.fit_data(train)
     if model.objective is None:
         start = time.perf_counter()
-        score = evaluate(model, split, "valid", train=train)
+        score = evaluate(model, split, "valid", train=mask)
         frame = pd.DataFrame([{"epoch": 0, **score}])
         return TrainResult(frame, 0, score.get(metric, float("nan")), 0.0, time.perf_counter() - start, asdict(config))
 
@@ -143,9 +152,11 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
         synchronize(device)
         row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start}
         train_seconds += row["seconds"]
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss}); lower the learning rate")
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             start = time.perf_counter()
-            row.update(evaluate(model, split, "valid", train=train))
+            row.update(evaluate(model, split, "valid", train=mask))
             eval_seconds += time.perf_counter() - start
             if metric not in row:
                 raise KeyError(f"metric {metric!r} is not reported by the {split.protocol} protocol: {sorted(row)}")
@@ -156,17 +167,47 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
                 stale += 1
             bar.set_postfix(loss=f"{loss:.4f}", **{metric: f"{row[metric]:.4f}"})
         rows.append(row)
-        if not torch.isfinite(torch.tensor(loss)):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss}); lower the learning rate")
         if config.patience and stale >= config.patience:
             break
     model.load_state_dict(best_state)
     return TrainResult(pd.DataFrame(rows), best_epoch, best_score, train_seconds, eval_seconds, asdict(config))
 
 
+def resolve_settings(name: str, profile: str | None = None,
+                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The profile's settings of backbone ``name`` with ``overrides`` applied (unknown keys rejected).
+
+    Keys: any of :data:`~rec_unlearn_lib.config.MODEL_KEYS`, :data:`~rec_unlearn_lib.config.TRAIN_KEYS`
+    or ``objective``.
+    """
+    overrides = overrides or {}
+    unknown = set(overrides) - set(MODEL_KEYS) - set(TRAIN_KEYS) - {"objective"}
+    if unknown:
+        raise ValueError(f"unknown backbone setting(s): {', '.join(sorted(unknown))}")
+    return {**backbone_settings(name, profile), **overrides}
+
+
+def make_backbone(name: str, num_users: int, num_items: int, settings: dict[str, Any], seed: int) -> Recommender:
+    """A freshly initialised backbone: :func:`~rec_unlearn_lib.config.set_seed`, then ``build_model``.
+
+    The same ``(name, settings, seed)`` always gives the same initial parameters: the seed
+    policy of every backbone, of Retrain and of every sub-model.
+    """
+    set_seed(seed)
+    return build_model(name, num_users, num_items, **{k: settings[k] for k in (*MODEL_KEYS, "objective")
+                                                        if k in settings})
+
+
+def train_config(settings: dict[str, Any], seed: int, device: str | torch.device | None = None,
+                 progress: bool = False) -> TrainConfig:
+    """The :class:`TrainConfig` of resolved ``settings`` (see :func:`resolve_settings`)."""
+    return TrainConfig(seed=seed, device=None if device is None else str(device), progress=progress,
+                       **{k: settings[k] for k in TRAIN_KEYS if k in settings})
+
+
 def train_backbone(name: str, split: Split, profile: str | None = None, seed: int = 0,
                    device: str | None = None, progress: bool = True,
-                   **overrides: float | int | str) -> tuple[Recommender, TrainResult]:
+                   **overrides: Any) -> tuple[Recommender, TrainResult]:
     """Build backbone ``name`` with the profile's settings, seed it, and :func:`fit` it on ``split``.
 
     Args:
@@ -175,19 +216,10 @@ def train_backbone(name: str, split: Split, profile: str | None = None, seed: in
         profile: ``quick`` or ``full`` (default ``$REC_UNLEARN_PROFILE``).
         seed: seeds the initialisation and every epoch's sampling.
         device: ``cpu`` / ``cuda`` / ``None`` (GPU when available).
+        progress: show a progress bar over epochs.
         overrides: any key of :data:`~rec_unlearn_lib.config.BACKBONE_SETTINGS` (e.g. ``epochs=5``)
             or ``objective``.
     """
-    from .config import MODEL_KEYS, TRAIN_KEYS, backbone_settings
-    from .models import build_model
-
-    settings = {**backbone_settings(name, profile), **overrides}
-    unknown = set(overrides) - set(MODEL_KEYS) - set(TRAIN_KEYS) - {"objective"}
-    if unknown:
-        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    set_seed(seed)
-    model_kwargs = {k: settings[k] for k in (*MODEL_KEYS, "objective") if k in settings}
-    model = build_model(name, split.num_users, split.num_items, **model_kwargs)  # type: ignore[arg-type]
-    config = TrainConfig(seed=seed, device=device, progress=progress,
-                         **{k: settings[k] for k in TRAIN_KEYS if k in settings})  # type: ignore[arg-type]
-    return model, fit(model, split, config, desc=name)
+    settings = resolve_settings(name, profile, overrides)
+    model = make_backbone(name, split.num_users, split.num_items, settings, seed)
+    return model, fit(model, split, train_config(settings, seed, device, progress), desc=name)

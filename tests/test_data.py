@@ -45,7 +45,8 @@ def test_unknown_dataset():
         load_dataset("nope")
 
 
-def test_missing_data_offline_names_what_to_set(tmp_path):
+def test_missing_data_offline_names_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("REC_UNLEARN_DATA", raising=False)
     with pytest.raises(DatasetNotFoundError) as err:
         load_dataset("ml-100k", root=tmp_path, download=False)
     message = str(err.value)

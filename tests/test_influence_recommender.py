@@ -186,7 +186,7 @@ def test_forget_loss_is_the_sum_over_the_forget_rows(trained) -> None:
     forget = {k: v[mask] for k, v in batch.items()}
     P, Q = model.user_emb.detach(), model.item_emb.detach()
     expected = 3 * float(_hand_loss(P, Q, train.subset(rows)))
-    assert float(forget_loss_sum(model, forget)()) == pytest.approx(expected, rel=1e-12)
+    assert float(forget_loss_sum(model, forget)().detach()) == pytest.approx(expected, rel=1e-12)
 
 
 def test_bpr_batch_is_the_materialised_triplets_and_forget_takes_their_rows() -> None:

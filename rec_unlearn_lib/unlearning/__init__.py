@@ -15,7 +15,7 @@ from typing import Any
 
 from .aggregation import (AGGREGATIONS, Aggregator, AttentionAggregator, FrozenEmbeddings, MeanAggregator,
                           StaticAggregator, make_aggregator)
-from .base import UnlearningMethod, UnlearnResult, one_at_a_time, train_model
+from .base import UnlearningMethod, UnlearnResult, one_at_a_time
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
 from .experiment import MODES, unlearning_experiment
@@ -42,4 +42,4 @@ __all__ = ["MODES", "unlearning_experiment", "AGGREGATIONS", "Aggregator", "Atte
            "StaticAggregator", "SubModel", "UnlearnResult", "UnlearningMethod", "balanced_assign",
            "balanced_partition", "history_concentration", "make_aggregator", "make_method", "make_partition",
            "max_shard_size", "one_at_a_time", "pretrained_embeddings", "random_partition", "shard_seed",
-           "train_model", "train_shard"]
+           "train_shard"]

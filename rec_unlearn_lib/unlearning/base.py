@@ -15,24 +15,19 @@ earlier are never modified in place.
 
 from __future__ import annotations
 
-import copy
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import torch
 
-from ..config import MODEL_KEYS, TRAIN_KEYS, backbone_settings, default_device, set_seed, synchronize
-from ..evaluation import evaluate
+from ..config import default_device, synchronize
 from ..forget import ForgetRequest
 from ..interactions import Interactions
-from ..models import build_model
 from ..models.base import Recommender
 from ..splits import Split
-from ..training import DEFAULT_METRIC, OPTIMIZERS, TrainConfig, TrainResult, train_epoch
+from ..training import resolve_settings
 
 
 @dataclass
@@ -59,83 +54,13 @@ class UnlearnResult:
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly dict of everything but the model."""
-        out = asdict(self)
-        out.pop("model")
-        return out
+        return {"method": self.method, "seconds": self.seconds, "device": self.device, "touched": dict(self.touched),
+                "breakdown": dict(self.breakdown), "num_forgotten": self.num_forgotten}
 
 
 def check_backbone(name: str) -> None:
     if name == "pop":
         raise ValueError("the popularity baseline has no training to unlearn; choose mf, bpr, wmf or lightgcn")
-
-
-def resolve_settings(backbone: str, profile: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The profile's settings of ``backbone`` with ``overrides`` applied (unknown keys rejected)."""
-    check_backbone(backbone)
-    settings = backbone_settings(backbone, profile)
-    unknown = set(overrides) - set(MODEL_KEYS) - set(TRAIN_KEYS) - {"objective"}
-    if unknown:
-        raise ValueError(f"unknown backbone setting(s): {', '.join(sorted(unknown))}")
-    return {**settings, **overrides}
-
-
-def make_backbone(backbone: str, num_users: int, num_items: int, settings: dict[str, Any], seed: int) -> Recommender:
-    """A freshly initialised backbone: :func:`~rec_unlearn_lib.config.set_seed` then ``build_model``.
-
-    The same ``(backbone, settings, seed)`` always gives the same initial parameters, which
-    is the seed policy of Retrain and of every sub-model.
-    """
-    set_seed(seed)
-    kwargs = {k: settings[k] for k in (*MODEL_KEYS, "objective") if k in settings}
-    return build_model(backbone, num_users, num_items, **kwargs)
-
-
-def train_config(settings: dict[str, Any], seed: int, device: str | torch.device | None) -> TrainConfig:
-    return TrainConfig(seed=seed, device=None if device is None else str(device), progress=False,
-                       **{k: settings[k] for k in TRAIN_KEYS if k in settings})
-
-
-def train_model(model: Recommender, split: Split, config: TrainConfig, train: Interactions,
-                mask: Interactions | None = None) -> TrainResult:
-    """:func:`~rec_unlearn_lib.training.fit` on ``train``, but validation masks ``mask``.
-
-    A sub-model learns from its shard only, yet is selected on validation ranked like the
-    final model: against all items minus the *whole* training set ``mask`` (default ``train``).
-    Early stopping after ``config.patience`` evaluations without improvement; the best
-    parameters are restored.
-    """
-    mask = train if mask is None else mask
-    device = default_device(config.device)
-    metric = config.metric or DEFAULT_METRIC[split.protocol]
-    model.to(device)
-    model.fit_data(train)
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
-    rows: list[dict[str, float]] = []
-    best_score, best_epoch, best_state, stale = -float("inf"), 0, copy.deepcopy(model.state_dict()), 0
-    train_seconds = eval_seconds = 0.0
-    for epoch in range(1, config.epochs + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        loss = train_epoch(model, optimizer, train, config, epoch)
-        synchronize(device)
-        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - start}
-        train_seconds += row["seconds"]
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss}); lower the learning rate")
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            start = time.perf_counter()
-            row.update(evaluate(model, split, "valid", train=mask))
-            eval_seconds += time.perf_counter() - start
-            if row[metric] > best_score:
-                best_score, best_epoch, stale = row[metric], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-        rows.append(row)
-        if config.patience and stale >= config.patience:
-            break
-    model.load_state_dict(best_state)
-    return TrainResult(pd.DataFrame(rows), best_epoch, best_score, train_seconds, eval_seconds, asdict(config))
 
 
 class UnlearningMethod(ABC):
@@ -157,6 +82,7 @@ class UnlearningMethod(ABC):
         self.profile = profile
         self.seed = seed
         self.device = default_device(device)
+        check_backbone(backbone)
         self.settings = resolve_settings(backbone, profile, overrides)
         self._split: Split | None = None
         self._train: Interactions | None = None

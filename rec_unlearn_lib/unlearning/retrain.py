@@ -16,8 +16,8 @@ import numpy as np
 from ..config import synchronize
 from ..interactions import Interactions
 from ..splits import Split
-from ..training import TrainResult
-from .base import UnlearningMethod, make_backbone, train_config, train_model
+from ..training import TrainResult, fit, make_backbone, train_config
+from .base import UnlearningMethod
 
 
 class Retrain(UnlearningMethod):
@@ -40,7 +40,7 @@ class Retrain(UnlearningMethod):
 
     def _train_on(self, train: Interactions) -> tuple[Any, TrainResult]:
         model = make_backbone(self.backbone, self.split.num_users, self.split.num_items, self.settings, self.seed)
-        result = train_model(model, self.split, train_config(self.settings, self.seed, self.device), train)
+        result = fit(model, self.split, train_config(self.settings, self.seed, self.device), train)
         return model, result
 
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:

@@ -34,9 +34,9 @@ from ..config import set_seed, sharding_settings, synchronize
 from ..interactions import Interactions
 from ..models import DEFAULT_OBJECTIVE, make_objective
 from ..splits import Split
-from ..training import TrainConfig
+from ..training import TrainConfig, fit, make_backbone, resolve_settings, train_config
 from .aggregation import AGGREGATIONS, Aggregator, FrozenEmbeddings, make_aggregator
-from .base import UnlearningMethod, make_backbone, resolve_settings, train_config, train_model
+from .base import UnlearningMethod
 from .partition import PARTITIONS, Partition, make_partition
 
 ShardMap = Callable[[Callable[["ShardJob"], "SubModel"], Iterable["ShardJob"]], Iterable["SubModel"]]
@@ -102,7 +102,7 @@ def train_shard(job: ShardJob) -> SubModel:
     synchronize(device)
     start = time.perf_counter()
     model = make_backbone(job.backbone, job.split.num_users, job.split.num_items, job.settings, job.seed)
-    result = train_model(model, job.split, train_config(job.settings, job.seed, device), job.train, job.mask)
+    result = fit(model, job.split, train_config(job.settings, job.seed, device), job.train, mask=job.mask)
     with torch.no_grad():
         users, items = model.representations()  # type: ignore[attr-defined]
         users, items = users.detach().cpu().clone(), items.detach().cpu().clone()
@@ -121,7 +121,7 @@ def pretrained_embeddings(split: Split, train: Interactions | None = None, backb
     settings = resolve_settings(backbone, profile, overrides)
     train = split.train if train is None else train
     model = make_backbone(backbone, split.num_users, split.num_items, settings, seed)
-    train_model(model, split, train_config(settings, seed, device), train)
+    fit(model, split, train_config(settings, seed, device), train)
     with torch.no_grad():
         users, items = model.representations()  # type: ignore[attr-defined]
     return users.detach().cpu().numpy(), items.detach().cpu().numpy()
@@ -229,7 +229,7 @@ class ShardedUnlearning(UnlearningMethod):
         agg.to(self.device)
         self.aggregator_result = None
         if any(p.requires_grad for p in agg.parameters()):
-            self.aggregator_result = train_model(agg, self.split, self.aggregator_config(), self.train)
+            self.aggregator_result = fit(agg, self.split, self.aggregator_config(), self.train)
         synchronize(self.device)
         return time.perf_counter() - start, agg
 

@@ -1,0 +1,59 @@
+"""The command line: JSON on success, one-line errors with exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rec_unlearn_lib", *args], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, timeout=300)
+
+
+@pytest.mark.parametrize("name, users, items, interactions", [
+    ("ml-100k", 943, 1682, 100_000),
+    ("receraser-ml-1m", 6040, None, 920_193),
+])
+def test_data_reports_sizes(data_root, name, users, items, interactions):
+    out = run("data", name, "--root", str(data_root))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["dataset"] == name and summary["users"] == users and summary["interactions"] == interactions
+    if items is not None:
+        assert summary["items"] == items
+
+
+def test_train_prints_metrics(data_root):
+    out = run("train", "--dataset", "ml-100k", "--model", "bpr", "--profile", "quick", "--seed", "1",
+              "--epochs", "2", "--root", str(data_root))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["model"] == "bpr" and result["dataset"] == "ml-100k" and result["seconds"] > 0
+    assert {"recall@20", "ndcg@20"} <= set(result["metrics"]) and result["epochs_run"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (("data", "nope"), "invalid choice"),
+    (("train", "--model", "svd"), "invalid choice"),
+    (("train", "--model", "bpr", "--epochs", "0"), "positive integer"),
+    (("train", "--model", "bpr", "--seed", "-3"), "non-negative"),
+    (("train", "--model", "bpr", "--profile", "huge"), "invalid choice"),
+])
+def test_bad_input_is_one_line_error(args, message):
+    out = run(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_missing_data_offline(tmp_path):
+    out = run("data", "ml-100k", "--root", str(tmp_path),
+              env={"REC_UNLEARN_OFFLINE": "1", "REC_UNLEARN_CACHE": str(tmp_path / "cache"), "REC_UNLEARN_DATA": ""})
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert "\n" not in line and "ml-100k" in line and "REC_UNLEARN_DATA" in line
