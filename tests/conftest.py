@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from rec_unlearn_lib.synthetic import synthetic_dataset
 
@@ -38,3 +39,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never download or read a real cache in tests: the cache is a fresh temporary folder."""
     monkeypatch.setenv("REC_UNLEARN_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("REC_UNLEARN_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny torch problems: one intra-op thread avoids OpenMP oversubscription (on a busy 2-core
+    machine two threads made an HVP ~70x slower) and keeps reductions deterministic."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

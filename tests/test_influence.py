@@ -36,14 +36,7 @@ def _pred_err(predicted: torch.Tensor, retrained: torch.Tensor, original: torch.
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """These problems are tiny: one intra-op thread avoids OpenMP oversubscription (on a busy
-    2-core machine, 2 threads made an HVP ~70x slower) and keeps reductions deterministic."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class LogReg:

@@ -30,12 +30,7 @@ DT = torch.float64
 U, I, D, REG = 30, 25, 3, 0.05
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _labelled(seed: int = 0, n: int = 450) -> Interactions:

@@ -21,7 +21,7 @@ from .objectives import Batch, BCEObjective, BPRObjective, Objective, WMFObjecti
 from .popularity import Popularity
 
 MODELS: tuple[str, ...] = ("mf", "bpr", "wmf", "lightgcn", "pop")
-OBJECTIVES = {"bce": BCEObjective, "bpr": BPRObjective, "wmf": WMFObjective}
+OBJECTIVES: tuple[str, ...] = ("bce", "bpr", "wmf")
 DEFAULT_OBJECTIVE = {"mf": "bce", "bpr": "bpr", "wmf": "wmf", "lightgcn": "bpr"}
 
 

@@ -90,25 +90,25 @@ class UnlearningMethod(ABC):
         self.fit_seconds: dict[str, float] = {}
 
     # ------------------------------------------------------------------ state
+    def _fitted(self, value: Any) -> Any:
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(split) first")
+        return value
+
     @property
     def model(self) -> Recommender:
         """The current recommender (after the last :meth:`fit` or :meth:`forget`)."""
-        if self._model is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(split) first")
-        return self._model
+        return self._fitted(self._model)
 
     @property
     def split(self) -> Split:
-        if self._split is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(split) first")
-        return self._split
+        """The split the method was fitted on."""
+        return self._fitted(self._split)
 
     @property
     def train(self) -> Interactions:
         """The training data the current model has learned from (D minus everything forgotten)."""
-        if self._train is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(split) first")
-        return self._train
+        return self._fitted(self._train)
 
     # ------------------------------------------------------------------ API
     @abstractmethod
