@@ -2,7 +2,10 @@
 
 Modules, each named for what it holds:
 
-- :mod:`~rec_unlearn_lib.config` profiles (quick/full), seeds, devices, backbone settings;
+- :mod:`~rec_unlearn_lib.registry` named choices (one :class:`~rec_unlearn_lib.registry.Registry` per kind);
+- :mod:`~rec_unlearn_lib.config` profiles (quick/full), seeds and devices, resolved once into a ``Runtime``;
+- :mod:`~rec_unlearn_lib.settings` backbone and sharding settings per profile (frozen dataclasses);
+- :mod:`~rec_unlearn_lib.timing` the one device-synchronised timer;
 - :mod:`~rec_unlearn_lib.sources` where data sets live (data root, download cache, checksums);
 - :mod:`~rec_unlearn_lib.data` parsers of the public layouts into dense-id :class:`Dataset`;
 - :mod:`~rec_unlearn_lib.interactions` the :class:`Interactions` container;
@@ -15,24 +18,40 @@ Modules, each named for what it holds:
   :mod:`~rec_unlearn_lib.metrics` the protocols' metrics;
 - :mod:`~rec_unlearn_lib.influence` Hessian-vector products, solvers and the influence update;
 - :mod:`~rec_unlearn_lib.unlearning` the unlearning interface, Retrain, SISA and RecEraser;
-- :mod:`~rec_unlearn_lib.plots` the book's figures; :mod:`~rec_unlearn_lib.cli` the command line.
+- :mod:`~rec_unlearn_lib.plots` the book's figures; :mod:`~rec_unlearn_lib.notebook` what every
+  chapter's first cells share; :mod:`~rec_unlearn_lib.cli` the command line.
 """
 
+__version__ = "0.1.0"  # the one place of the version (pyproject.toml reads it)
+
+import importlib
+from types import ModuleType
+
 from . import influence, unlearning
-from .config import backbone_settings, default_device, get_profile, set_seed
+from .config import Runtime, default_device, get_profile, set_seed
 from .data import Dataset, MalformedDataError, load_dataset
 from .evaluation import evaluate
 from .forget import ForgetRequest, ForgetRequestError, attack
 from .interactions import Interactions
 from .models import build_model
+from .registry import Registry, UnknownChoiceError
+from .settings import BackboneSettings, ShardingSettings, TrainConfig, backbone_settings, sharding_settings
 from .sources import DatasetNotFoundError, locate
 from .splits import Split, make_split
 from .synthetic import synthetic_dataset
-from .training import TrainConfig, TrainResult, fit, train_backbone
+from .timing import timed
+from .training import TrainResult, fit, train_backbone
 
-__version__ = "0.1.0"
+__all__ = ["BackboneSettings", "Dataset", "DatasetNotFoundError", "ForgetRequest", "ForgetRequestError",
+           "Interactions", "MalformedDataError", "Registry", "Runtime", "ShardingSettings", "Split", "TrainConfig",
+           "TrainResult", "UnknownChoiceError", "__version__", "attack", "backbone_settings", "build_model",
+           "default_device", "evaluate", "fit", "get_profile", "influence", "load_dataset", "locate", "make_split",
+           "notebook", "plots", "set_seed", "sharding_settings", "synthetic_dataset", "timed", "train_backbone",
+           "unlearning"]
 
-__all__ = ["Dataset", "DatasetNotFoundError", "ForgetRequest", "ForgetRequestError", "Interactions",
-           "MalformedDataError", "Split", "TrainConfig", "TrainResult", "__version__", "attack",
-           "backbone_settings", "build_model", "default_device", "evaluate", "fit", "get_profile", "influence",
-           "load_dataset", "locate", "make_split", "set_seed", "synthetic_dataset", "train_backbone", "unlearning"]
+
+def __getattr__(name: str) -> ModuleType:
+    """``rul.plots`` and ``rul.notebook`` on first use (they import matplotlib, which the command line never needs)."""
+    if name in ("notebook", "plots"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

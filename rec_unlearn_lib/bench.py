@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import platform
 import statistics
-import time
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
-from .config import MODEL_KEYS, backbone_settings, default_device, set_seed, synchronize
+from .config import default_device
 from .data import load_dataset
 from .evaluation import evaluate
-from .models import build_model
+from .settings import backbone_settings, make_backbone
 from .splits import make_split
-from .training import OPTIMIZERS, TrainConfig, train_epoch
+from .timing import timed
+from .training import train_epoch
 
 
-def _timed(fn, device: torch.device) -> float:
-    synchronize(device)
-    start = time.perf_counter()
-    fn()
-    synchronize(device)
-    return time.perf_counter() - start
+def _seconds(step: Callable[[], object], device: torch.device) -> float:
+    with timed(device) as clock:
+        step()
+    return clock.seconds
 
 
 def run_benchmark(datasets: Sequence[str], models: Sequence[str], device: str | None = None, epochs: int = 3,
@@ -41,20 +39,17 @@ def run_benchmark(datasets: Sequence[str], models: Sequence[str], device: str | 
         split = make_split(load_dataset(dataset_name, root=root), "ranking", seed=seed)
         for name in models:
             settings = backbone_settings(name, "quick")
-            set_seed(seed)
-            model = build_model(name, split.num_users, split.num_items, split.train,
-                                **{k: settings[k] for k in MODEL_KEYS if k in settings}).to(dev)  # type: ignore[arg-type]
+            model = make_backbone(name, split.num_users, split.num_items, settings, seed).to(dev)
             model.fit_data(split.train)
             epoch_times: list[float] = []
             if model.objective is not None:
-                config = TrainConfig(seed=seed, batch_size=int(settings["batch_size"]), lr=float(settings["lr"]),
-                                     optimizer=str(settings["optimizer"]), device=str(dev), progress=False)
-                optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
+                config = settings.train_config(seed, dev)
+                optimizer = config.make_optimizer(model.parameters())
                 train_epoch(model, optimizer, split.train, config, 0)  # warm-up
-                epoch_times = [_timed(lambda e=e: train_epoch(model, optimizer, split.train, config, e), dev)
+                epoch_times = [_seconds(lambda e=e: train_epoch(model, optimizer, split.train, config, e), dev)
                                for e in range(1, epochs + 1)]
             evaluate(model, split, "test")  # warm-up
-            eval_times = [_timed(lambda: evaluate(model, split, "test"), dev) for _ in range(epochs)]
+            eval_times = [_seconds(lambda: evaluate(model, split, "test"), dev) for _ in range(epochs)]
             yield {"dataset": dataset_name, "model": name, "device": str(dev),
                    "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
                    "train_interactions": len(split.train), "eval_users": int(len(set(split.test.users.tolist()))),

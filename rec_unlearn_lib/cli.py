@@ -2,7 +2,9 @@
 
 Every command prints JSON on standard output (one object per line) and, on bad input
 (unknown data set or model, missing data, bad numbers), one line ``error: ...`` on
-standard error with exit status 2.
+standard error with exit status 2. Every choice (data set, model, objective, method,
+partition, aggregation, mode, protocol, profile, device) is read from its registry, so a
+newly registered entry is accepted, listed in ``--help`` and named in the error message.
 """
 
 from __future__ import annotations
@@ -10,15 +12,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
-from .config import DEFAULT_DATASET, PROFILES, default_device, get_profile
+from .bench import run_benchmark
+from .config import DEVICES, PROFILES, Runtime, default_dataset
 from .data import LOADERS, MalformedDataError, load_dataset
 from .evaluation import evaluate
-from .models import MODELS
+from .forget import ForgetRequest
+from .models import MODELS, OBJECTIVES, trainable_models
+from .registry import Registry, UnknownChoiceError
 from .splits import PROTOCOLS, make_split
+from .timing import timed
 from .training import train_backbone
+from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, unlearning_experiment
+
+METHOD_FLAGS = {"num_shards": "--shards", "partition": "--partition", "aggregation": "--aggregation"}
+"""Method-specific command-line flags by the constructor option they set (see ``UnlearningMethod.options``)."""
 
 
 def _positive_int(text: str) -> int:
@@ -35,6 +44,31 @@ def _seed(text: str) -> int:
     return value
 
 
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+def _registry_type(registry: Registry) -> Callable[[str], str]:
+    """An argparse ``type`` that accepts the registry's names and words the error as the registry does."""
+    def parse(text: str) -> str:
+        try:
+            return registry.check(text)
+        except UnknownChoiceError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    parse.__name__ = registry.kind
+    return parse
+
+
+def _choice(parser: argparse.ArgumentParser, flag: str, registry: Registry, help: str = "", **kwargs: Any) -> None:
+    """Add an option whose value is a name of ``registry``; its help lists every entry's help line."""
+    text = f"{help} ({registry.describe()})" if help else registry.describe()
+    parser.add_argument(flag, type=_registry_type(registry), choices=registry, help=text.replace("%", "%%"),
+                        **kwargs)
+
+
 def _emit(obj: dict) -> None:
     print(json.dumps(obj, default=float), flush=True)
 
@@ -43,60 +77,58 @@ def cmd_data(args: argparse.Namespace) -> None:
     _emit(load_dataset(args.dataset, root=args.root).summary())
 
 
+def _backbone_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The backbone settings given on the command line (``--epochs``, ``--emb-dim``, ``--objective``)."""
+    return {key: getattr(args, key) for key in ("epochs", "emb_dim", "objective") if getattr(args, key)}
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    profile = get_profile(args.profile)
-    dataset_name = args.dataset or DEFAULT_DATASET[profile]
-    device = default_device(args.device)
-    start = time.perf_counter()
-    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=args.seed)
-    overrides = {"epochs": args.epochs} if args.epochs else {}
-    model, result = train_backbone(args.model, split, profile, args.seed, str(device), progress=False, **overrides)
-    metrics = evaluate(model, split, "test")
-    _emit({"model": args.model, "dataset": dataset_name, "protocol": split.protocol, "profile": profile,
-           "seed": args.seed, "device": str(device), "metrics": metrics, "best_epoch": result.best_epoch,
+    runtime = Runtime.resolve(args.profile, args.seed, args.device)
+    dataset_name = args.dataset or default_dataset(runtime.profile)
+    with timed(runtime.device) as clock:
+        split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
+        model, result = train_backbone(args.model, split, runtime.profile, runtime.seed, runtime.device,
+                                       progress=False, **_backbone_overrides(args))
+        metrics = evaluate(model, split, "test")
+    _emit({"model": args.model, "dataset": dataset_name, "protocol": split.protocol, "profile": runtime.profile,
+           "seed": runtime.seed, "device": str(runtime.device), "metrics": metrics, "best_epoch": result.best_epoch,
            "epochs_run": int(result.history["epoch"].max()), "train_seconds": result.train_seconds,
-           "seconds": time.perf_counter() - start})
+           "seconds": clock.seconds})
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from .bench import run_benchmark
-
     for row in run_benchmark(args.datasets, args.models, args.device, args.epochs, root=args.root):
         _emit(row)
 
 
-def _ratio(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
-    return value
+def _method_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The method-specific keyword arguments the user gave, checked against the method's ``options``."""
+    options = METHODS[args.method].options
+    given = {name: getattr(args, flag.lstrip("-").replace("-", "_")) for name, flag in METHOD_FLAGS.items()}
+    given = {name: value for name, value in given.items() if value is not None}
+    refused = [METHOD_FLAGS[name] for name in given if name not in options]
+    if refused:
+        verb = "does" if len(refused) == 1 else "do"
+        raise ValueError(f"{', '.join(refused)} {verb} not apply to the method {args.method!r}")
+    if args.epochs and "sharding" in options:  # --epochs caps every training run of the method
+        given["sharding"] = {"partition_epochs": args.epochs, "agg_epochs": args.epochs}
+    return given
 
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
-    from .forget import ForgetRequest
-    from .unlearning import make_method, unlearning_experiment
-
-    profile = get_profile(args.profile)
-    dataset_name = args.dataset or DEFAULT_DATASET[profile]
-    device = default_device(args.device)
-    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=args.seed)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("emb_dim", args.emb_dim)) if v}
-    kwargs: dict = {"profile": profile, "seed": args.seed, "device": str(device), **overrides}
-    if args.method != "retrain":
-        sharding = {"partition_epochs": args.epochs, "agg_epochs": args.epochs} if args.epochs else {}
-        kwargs.update(num_shards=args.shards, sharding=sharding)
-        kwargs.update({k: v for k, v in (("partition", args.partition), ("aggregation", args.aggregation)) if v})
-    method = make_method(args.method, args.model, **kwargs)
+    runtime = Runtime.resolve(args.profile, args.seed, args.device)
+    method = METHODS[args.method](args.model, profile=runtime.profile, seed=runtime.seed, device=runtime.device,
+                                  **_method_options(args), **_backbone_overrides(args))
+    dataset_name = args.dataset or default_dataset(runtime.profile)
+    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
     if args.forget_count:
-        request = ForgetRequest.random(split.train, count=args.forget_count, seed=args.seed)
+        request = ForgetRequest.random(split.train, count=args.forget_count, seed=runtime.seed)
     else:
-        request = ForgetRequest.random(split.train, args.forget_ratio, seed=args.seed)
-    out = unlearning_experiment(method, split, request, args.mode)
-    extra = {"num_shards": method.num_shards, "partition": method.partition_method,
-             "aggregation": method.aggregation} if args.method != "retrain" else {}
-    out["forget"].update({"ratio": None if args.forget_count else args.forget_ratio})
-    _emit({"method": out.pop("method"), "model": args.model, "dataset": dataset_name, "protocol": split.protocol,
-           "profile": profile, "seed": args.seed, **extra, **out})
+        request = ForgetRequest.random(split.train, args.forget_ratio, seed=runtime.seed)
+    summary = unlearning_experiment(method, split, request, args.mode).summary()
+    summary["forget"]["ratio"] = None if args.forget_count else args.forget_ratio
+    _emit({"method": summary.pop("method"), "model": args.model, "dataset": dataset_name,
+           "protocol": split.protocol, "profile": runtime.profile, "seed": runtime.seed, **summary})
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -106,56 +138,61 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message}\n")
 
 
+def _common(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
+    """Options shared by the commands that train: data set, profile, seed, device, data root."""
+    if dataset:
+        defaults = ", ".join(f"{name}: {spec.dataset}" for name, spec in PROFILES.items())
+        _choice(parser, "--dataset", LOADERS, f"default by profile, {defaults}")
+        _choice(parser, "--protocol", PROTOCOLS, default="ranking")
+        _choice(parser, "--profile", PROFILES, "default: $REC_UNLEARN_PROFILE or quick", default=None)
+        parser.add_argument("--seed", type=_seed, default=0)
+    _choice(parser, "--device", DEVICES, "default: the GPU when torch sees one", default=None)
+    parser.add_argument("--root", help="data root holding <root>/<dataset>/ "
+                                       "(default: $REC_UNLEARN_DATA, then the download cache)")
+
+
+def _backbone_options(parser: argparse.ArgumentParser, models: Sequence[str]) -> None:
+    _choice(parser, "--model", MODELS.subset(models), required=True)
+    _choice(parser, "--objective", OBJECTIVES, "default: the backbone's own", default=None)
+    parser.add_argument("--epochs", type=_positive_int, default=None, help="override every maximum epoch count")
+    parser.add_argument("--emb-dim", type=_positive_int, default=None, help="override the embedding size")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m rec_unlearn_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    root_help = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 
     data = sub.add_parser("data", help="load a data set and print its sizes")
-    data.add_argument("dataset", choices=sorted(LOADERS), metavar="DATASET", help=", ".join(sorted(LOADERS)))
-    data.add_argument("--root", help=root_help)
+    data.add_argument("dataset", type=_registry_type(LOADERS), choices=LOADERS, metavar="DATASET",
+                      help=LOADERS.describe())
+    data.add_argument("--root", help="data root holding <root>/<dataset>/")
     data.set_defaults(func=cmd_data)
 
     train = sub.add_parser("train", help="train a backbone and print its test metrics")
-    train.add_argument("--dataset", choices=sorted(LOADERS), help="default: ml-100k (quick) / receraser-ml-1m (full)")
-    train.add_argument("--model", choices=MODELS, required=True)
-    train.add_argument("--profile", choices=PROFILES, default=None, help="default: $REC_UNLEARN_PROFILE or quick")
-    train.add_argument("--protocol", choices=PROTOCOLS, default="ranking")
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's maximum epochs")
-    train.add_argument("--device", choices=("cpu", "cuda"), default=None)
-    train.add_argument("--root", help=root_help)
+    _backbone_options(train, MODELS.names())
+    _common(train)
     train.set_defaults(func=cmd_train)
 
     bench = sub.add_parser("bench", help="seconds per training epoch and per full-ranking evaluation")
-    bench.add_argument("--datasets", nargs="+", default=["ml-100k", "receraser-ml-1m"], choices=sorted(LOADERS))
-    bench.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "pop"], choices=MODELS)
+    bench.add_argument("--datasets", nargs="+", default=["ml-100k", "receraser-ml-1m"], type=_registry_type(LOADERS),
+                       choices=LOADERS)
+    bench.add_argument("--models", nargs="+", default=list(trainable_models()), type=_registry_type(MODELS),
+                       choices=MODELS)
     bench.add_argument("--epochs", type=_positive_int, default=3, help="timed epochs per model (median reported)")
-    bench.add_argument("--device", choices=("cpu", "cuda"), default=None)
-    bench.add_argument("--root", help=root_help)
+    _common(bench, dataset=False)
     bench.set_defaults(func=cmd_bench)
 
     unlearn = sub.add_parser("unlearn", help="fit an unlearning method, forget a random sample, compare with Retrain")
-    unlearn.add_argument("--dataset", choices=sorted(LOADERS), help="default: ml-100k (quick) / receraser-ml-1m (full)")
-    unlearn.add_argument("--model", choices=[m for m in MODELS if m != "pop"], required=True)
-    unlearn.add_argument("--method", choices=("retrain", "sisa", "receraser"), required=True)
+    _backbone_options(unlearn, trainable_models())
+    _choice(unlearn, "--method", METHODS, required=True)
     amount = unlearn.add_mutually_exclusive_group()
     amount.add_argument("--forget-ratio", type=_ratio, default=0.001, help="fraction of training rows to forget")
     amount.add_argument("--forget-count", type=_positive_int, default=None, help="number of training rows to forget")
-    unlearn.add_argument("--mode", choices=("batch", "sequential"), default="batch",
-                         help="batch: one request (IFRU); sequential: one interaction at a time (RecEraser Table 4)")
+    _choice(unlearn, "--mode", MODES, default="batch")
     unlearn.add_argument("--shards", type=_positive_int, default=None, help="sharded methods: K (default: profile's)")
-    unlearn.add_argument("--partition", choices=("random", "ubp", "ibp", "inbp"), default=None,
-                         help="sharded methods (default: random for sisa, inbp for receraser)")
-    unlearn.add_argument("--aggregation", choices=("mean", "static", "attention"), default=None,
-                         help="sharded methods (default: mean for sisa, attention for receraser)")
-    unlearn.add_argument("--profile", choices=PROFILES, default=None, help="default: $REC_UNLEARN_PROFILE or quick")
-    unlearn.add_argument("--protocol", choices=PROTOCOLS, default="ranking")
-    unlearn.add_argument("--seed", type=_seed, default=0)
-    unlearn.add_argument("--epochs", type=_positive_int, default=None, help="override every maximum epoch count")
-    unlearn.add_argument("--emb-dim", type=_positive_int, default=None, help="override the embedding size")
-    unlearn.add_argument("--device", choices=("cpu", "cuda"), default=None)
-    unlearn.add_argument("--root", help=root_help)
+    _choice(unlearn, "--partition", PARTITIONS, "sharded methods; default: the method's own", default=None)
+    _choice(unlearn, "--aggregation", AGGREGATIONS, "sharded methods; default: the method's own", default=None)
+    _common(unlearn)
     unlearn.set_defaults(func=cmd_unlearn)
     return parser
 

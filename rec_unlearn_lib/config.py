@@ -1,6 +1,6 @@
-"""Profiles, seeds and devices: the few global settings, defined once.
+"""Profiles, seeds and devices, resolved once into a :class:`Runtime`.
 
-Every notebook and command runs in one of two *profiles*:
+Every notebook and command runs in one of two *profiles* (the registry :data:`PROFILES`):
 
 ``quick``
     CPU, small data and few epochs; what CI and ``nbval`` run (minutes).
@@ -8,44 +8,82 @@ Every notebook and command runs in one of two *profiles*:
     The papers' scale, meant for one GPU.
 
 The profile is chosen by the ``REC_UNLEARN_PROFILE`` environment variable (or an
-explicit argument), never by editing code.
+explicit argument), never by editing code. A method or command resolves the profile,
+the seed and the device once, into a frozen :class:`Runtime`, and passes that down: the
+environment is read in one place (:func:`get_profile`), at the start.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from typing import Literal
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
 
-Profile = Literal["quick", "full"]
-PROFILES: tuple[str, ...] = ("quick", "full")
+from .registry import Registry
+
 PROFILE_ENV = "REC_UNLEARN_PROFILE"
 
 
-def get_profile(profile: str | None = None) -> Profile:
-    """Return the active profile: ``profile`` if given, else ``$REC_UNLEARN_PROFILE``, else ``quick``.
+@dataclass(frozen=True)
+class ProfileSpec:
+    """What a profile fixes besides the settings tables: the data set it trains on by default."""
+
+    dataset: str
+
+
+PROFILES: Registry[ProfileSpec] = Registry("profile")
+PROFILES.add("quick", ProfileSpec("ml-100k"), "CPU, small data (ML-100K), few epochs: minutes (the default)")
+PROFILES.add("full", ProfileSpec("receraser-ml-1m"), "the papers' scale (RecEraser's ML-1M), meant for one GPU")
+
+DEVICES: Registry[str] = Registry("device")
+DEVICES.add("cpu", "cpu", "the CPU")
+DEVICES.add("cuda", "cuda", "the first GPU that torch sees")
+
+
+def get_profile(profile: str | None = None) -> str:
+    """The active profile: ``profile`` if given, else ``$REC_UNLEARN_PROFILE``, else ``quick``.
+
+    Case and surrounding blanks are ignored (``" Full"`` is ``full``).
 
     Raises:
-        ValueError: the name is not one of :data:`PROFILES`.
+        UnknownChoiceError: the name is not one of :data:`PROFILES`.
     """
     name = profile if profile is not None else os.environ.get(PROFILE_ENV, "quick")
-    name = name.strip().lower()
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
-                         f"(argument or ${PROFILE_ENV})")
-    return name  # type: ignore[return-value]
+    return PROFILES.check(name.strip().lower())
+
+
+def default_dataset(profile: str | None = None) -> str:
+    """The data set ``profile`` trains on unless told otherwise (ML-100K quick, RecEraser's ML-1M full)."""
+    return PROFILES[get_profile(profile)].dataset
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` as an int, if it is a non-negative integer."""
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return int(seed)
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's global generators (CPU and every GPU)."""
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    """Seed Python's, NumPy's and PyTorch's global generators (CPU and every GPU).
+
+    The library itself never relies on them (models are initialised from their own
+    generator, see :func:`torch_generator`); this is for a notebook's own random draws.
+    """
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def torch_generator(seed: int) -> torch.Generator:
+    """A CPU :class:`torch.Generator` seeded with ``seed``: same seed, same draws, no global state touched."""
+    return torch.Generator().manual_seed(check_seed(seed))
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -62,68 +100,46 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work so that wall-clock timings are honest (no-op on CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+@contextmanager
+def reproducible(device: torch.device | str) -> Iterator[None]:
+    """Deterministic kernels for the duration of the block on the CPU: same seed, same numbers.
+
+    Multi-threaded CPU kernels such as the scatter-add behind an embedding's backward pass
+    (``index_put_`` with accumulation) add in a thread-dependent order: two runs with the same
+    seed drift apart by about 1e-6 and a tie-sensitive step downstream (a balanced partition)
+    can then differ. :func:`torch.use_deterministic_algorithms` selects sort-based kernels at no
+    measurable cost here. On a GPU the block is left as it is (deterministic CUDA kernels need
+    ``CUBLAS_WORKSPACE_CONFIG`` set before CUDA starts and cost speed): GPU runs are reproducible
+    to float tolerance, not bit for bit.
+    """
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
-# --------------------------------------------------------------------------- backbone settings per profile
+@dataclass(frozen=True)
+class Runtime:
+    """Profile, seed and device of one run, resolved once.
 
-DEFAULT_DATASET: dict[str, str] = {"quick": "ml-100k", "full": "receraser-ml-1m"}
-"""The data set each profile trains on unless told otherwise."""
+    Attributes:
+        profile: ``quick`` or ``full`` (validated, lower case).
+        seed: non-negative; seeds every initialisation and every epoch's sampling.
+        device: a :class:`torch.device` that exists on this machine.
+    """
 
-_QUICK = {"emb_dim": 64, "epochs": 30, "lr": 1e-2, "batch_size": 2048, "reg": 1e-4, "optimizer": "adam",
-          "eval_every": 1, "patience": 3, "num_layers": 3, "num_negatives": 4, "c0": 0.2}
-_FULL = {"emb_dim": 64, "epochs": 1000, "lr": 1e-3, "batch_size": 2048, "reg": 1e-4, "optimizer": "adam",
-         "eval_every": 5, "patience": 10, "num_layers": 3, "num_negatives": 4, "c0": 0.2}
-BACKBONE_SETTINGS: dict[str, dict[str, dict[str, float | int | str]]] = {
-    "quick": {"mf": _QUICK, "bpr": _QUICK, "wmf": {**_QUICK, "reg": 0.0, "batch_size": 256, "lr": 3e-2},
-              "lightgcn": {**_QUICK, "epochs": 20, "batch_size": 8192, "lr": 5e-2}, "pop": {}},
-    "full": {"mf": _FULL, "bpr": _FULL, "wmf": {**_FULL, "lr": 5e-3, "reg": 0.0, "batch_size": 256},
-             "lightgcn": _FULL, "pop": {}},
-}
-"""Per profile and backbone: model and training settings (one place, read by the CLI and notebooks).
+    profile: str
+    seed: int
+    device: torch.device
 
-``quick`` is tuned to run every backbone on ML-100K on 2 CPU cores in seconds (LightGCN
-with large batches: one graph propagation per 8192 triplets; WMF's batches count users);
-``full`` follows RecEraser's ML-1M runs (d = 64, 3 LightGCN layers, up to 1000 epochs,
-validation every 5 epochs with patience 10) with Adam at 1e-3.
-"""
-
-MODEL_KEYS = ("emb_dim", "num_layers", "reg", "num_negatives", "c0")
-TRAIN_KEYS = ("epochs", "lr", "batch_size", "optimizer", "eval_every", "patience")
-
-
-def backbone_settings(model: str, profile: str | None = None) -> dict[str, float | int | str]:
-    """A copy of the settings of ``model`` in ``profile`` (see :data:`BACKBONE_SETTINGS`)."""
-    table = BACKBONE_SETTINGS[get_profile(profile)]
-    if model not in table:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(table)}")
-    return dict(table[model])
-
-
-# --------------------------------------------------------------------------- sharded unlearning per profile
-
-SHARDING_SETTINGS: dict[str, dict[str, float | int | str | None]] = {
-    "quick": {"num_shards": 10, "max_size_factor": 1.2, "rounds": 50, "partition_backbone": "wmf",
-              "attention_size": 32, "agg_epochs": 3, "agg_lr": None, "agg_batch_size": 8192, "agg_patience": 0,
-              "agg_reg": 1e-5, "forget_count": 3, "partition_epochs": None},
-    "full": {"num_shards": 10, "max_size_factor": 1.2, "rounds": 50, "partition_backbone": "wmf",
-             "attention_size": 32, "agg_epochs": 50, "agg_lr": None, "agg_batch_size": None, "agg_patience": 10,
-             "agg_reg": 1e-5, "forget_count": 100, "partition_epochs": None},
-}
-"""Per profile: SISA / RecEraser settings (RecEraser's official ML-1M runs in ``full``).
-
-``num_shards`` K; ``max_size_factor`` (t = 1.2 x the mean shard size); ``rounds`` of balanced
-partitioning (or until the assignment stops changing); ``partition_backbone`` whose embeddings
-are partitioned (trained for ``partition_epochs``, ``None``: its profile's); ``attention_size``
-k; the aggregator's epochs, learning rate and batch size (``None``: the backbone's), patience
-and L2 (Eq. 8); ``forget_count`` interactions deleted one at a time in the Table 4 experiment
-(100 in the paper).
-"""
-
-
-def sharding_settings(profile: str | None = None) -> dict[str, float | int | str | None]:
-    """A copy of :data:`SHARDING_SETTINGS` for ``profile``."""
-    return dict(SHARDING_SETTINGS[get_profile(profile)])
+    @classmethod
+    def resolve(cls, profile: str | None = None, seed: int = 0,
+                device: str | torch.device | None = None) -> "Runtime":
+        """Read the environment where an argument is ``None`` (see :func:`get_profile`, :func:`default_device`)."""
+        return cls(get_profile(profile), check_seed(seed), default_device(device))

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from .interactions import Interactions
-from .sources import locate
+from .registry import Registry
+from .sources import SOURCES, locate
 
 
 class MalformedDataError(ValueError):
@@ -241,7 +242,7 @@ def _read_ncf_negatives(path: Path) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
-LOADERS: dict[str, Callable[[Path], Dataset]] = {
+_PARSERS: dict[str, Callable[[Path], Dataset]] = {
     "ml-100k": _load_ml100k,
     "ml-1m": _load_ml1m,
     "receraser-ml-1m": _user_lines_loader("receraser-ml-1m"),
@@ -252,6 +253,9 @@ LOADERS: dict[str, Callable[[Path], Dataset]] = {
     "gowalla": _user_lines_loader("gowalla"),
     "amazon-book": _user_lines_loader("amazon-book"),
 }
+LOADERS: Registry[Callable[[Path], Dataset]] = Registry("data set")
+for _name, _source in SOURCES.items():   # every registered source has exactly one parser
+    LOADERS.add(_name, _PARSERS[_name], _source.description)
 """Dataset name -> parser of the folder that holds its files."""
 
 
@@ -269,6 +273,5 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool | Non
             the message says which paths were searched and what to set.
         MalformedDataError: a file does not follow its layout.
     """
-    if name not in LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(LOADERS))}")
-    return LOADERS[name](locate(name, root=root, download=download))
+    loader = LOADERS[name]
+    return loader(locate(name, root=root, download=download))

@@ -92,7 +92,7 @@ class ForgetRequest:
         """
         if len(self) == 0:
             return np.zeros(0, np.int64)
-        keys = self.users * train.num_items + self.items
+        keys = train.pair_keys(self.users, self.items)
         if len(np.unique(keys)) != len(keys):
             raise ForgetRequestError("the forget request names some interactions more than once")
         present = train.contains(self.users, self.items)
@@ -105,9 +105,8 @@ class ForgetRequest:
 
     def split(self, train: Interactions) -> tuple[Interactions, Interactions]:
         """``(retain, forget)``: the training rows kept (D without D_f) and the rows erased (D_f)."""
-        mask = np.zeros(len(train), dtype=bool)
-        mask[self.rows(train)] = True
-        return train.subset(~mask), train.subset(mask)
+        rows = self.rows(train)
+        return train.drop(rows), train.subset(rows)
 
     def touched(self) -> tuple[np.ndarray, np.ndarray]:
         """``(users, items)``: the distinct users and items that occur in the request (IFRU's V(D_f))."""
@@ -126,6 +125,7 @@ def attack(train: Interactions, ratio: float, seed: int = 0) -> tuple[Interactio
     if train.labels is None:
         raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
     request = ForgetRequest.random(train, ratio, seed)
+    rows = request.rows(train)
     flipped = train.labels.copy()
-    flipped[request.rows(train)] = 1.0 - flipped[request.rows(train)]
+    flipped[rows] = 1.0 - flipped[rows]
     return train.with_labels(flipped), ForgetRequest(request.users, request.items, "attack")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 @dataclass(frozen=True)
 class Interactions:
@@ -61,11 +63,20 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.users)
 
+    def pair_keys(self, users: ArrayOrTensor, items: ArrayOrTensor) -> ArrayOrTensor:
+        """Pair keys ``user * num_items + item`` of pairs in this id space: one number per pair.
+
+        Works on NumPy arrays (int64 [m]) and on torch tensors (same device and shape).
+        """
+        if isinstance(users, torch.Tensor):
+            return users * self.num_items + items
+        return np.asarray(users, dtype=np.int64) * self.num_items + np.asarray(items, dtype=np.int64)
+
     @property
     def keys(self) -> np.ndarray:
-        """int64 [n] pair keys ``user * num_items + item`` (one number per interaction)."""
+        """int64 [n] pair keys of these interactions (see :meth:`pair_keys`)."""
         if self._keys is None:
-            object.__setattr__(self, "_keys", self.users * self.num_items + self.items)
+            object.__setattr__(self, "_keys", self.pair_keys(self.users, self.items))
         return self._keys  # type: ignore[return-value]
 
     def subset(self, index: np.ndarray) -> "Interactions":
@@ -74,6 +85,10 @@ class Interactions:
             return None if a is None else a[index]
         return Interactions(self.users[index], self.items[index], self.num_users, self.num_items,
                             pick(self.ratings), pick(self.timestamps), pick(self.labels))
+
+    def drop(self, rows: np.ndarray) -> "Interactions":
+        """These interactions without rows ``rows`` (integer indices), order kept: ``D \\ D_f``."""
+        return self.subset(keep_mask(len(self), rows))
 
     def concat(self, other: "Interactions") -> "Interactions":
         """These rows followed by ``other``'s (same id space; optional columns kept if both have them)."""
@@ -100,7 +115,7 @@ class Interactions:
         Vectorised with a sorted key array (``O((n + m) log n)``), no Python loop.
         """
         keys = np.sort(self.keys)
-        query = np.asarray(users, dtype=np.int64) * self.num_items + np.asarray(items, dtype=np.int64)
+        query = self.pair_keys(users, items)
         if len(keys) == 0:
             return np.zeros(len(query), dtype=bool)
         pos = np.searchsorted(keys, query).clip(max=len(keys) - 1)
@@ -125,6 +140,13 @@ class Interactions:
     def tensors(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """``(users, items)`` as int64 tensors [n] on ``device``."""
         return (torch.as_tensor(self.users, device=device), torch.as_tensor(self.items, device=device))
+
+
+def keep_mask(n: int, rows: np.ndarray) -> np.ndarray:
+    """bool [n]: ``True`` everywhere but at the integer indices ``rows`` (what removing those rows keeps)."""
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    return keep
 
 
 def csr_to_torch(matrix: sp.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -33,6 +33,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from .registry import Registry
+
 __all__ = [
     "SOURCES",
     "DatasetNotFoundError",
@@ -257,7 +259,9 @@ _REGISTERED = (
     _lightgcn("amazon-book", "Amazon-Book reviews, NGCF/LightGCN 10-core split."),
 )
 
-SOURCES: dict[str, DatasetSource] = {s.name: s for s in _REGISTERED}
+SOURCES: Registry[DatasetSource] = Registry("data set")
+for _source in _REGISTERED:
+    SOURCES.add(_source.name, _source, _source.description)
 """Registered data sets by name."""
 
 
@@ -423,8 +427,6 @@ def locate(name: str, root: str | Path | None = None, download: bool | None = No
         DatasetNotFoundError: nothing found and the download was disabled or failed; the
             message names the data set, every folder searched, the download error and the fix.
     """
-    if name not in SOURCES:
-        raise ValueError(f"unknown data set {name!r}; known: {', '.join(sorted(SOURCES))}")
     source = SOURCES[name]
     cache = default_cache_dir() / name
     candidates: list[tuple[Path, str]] = []

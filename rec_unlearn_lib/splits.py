@@ -16,16 +16,16 @@ protocol       split                                           metrics
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
 from .data import Dataset
 from .interactions import Interactions
+from .registry import Registry
 from .sampling import negatives_without_replacement
 
 Protocol = Literal["ranking", "sampled", "labelled"]
-PROTOCOLS: tuple[str, ...] = ("ranking", "sampled", "labelled")
 
 
 @dataclass(frozen=True)
@@ -148,25 +148,54 @@ def labelled_split(data: Interactions, threshold: float, ratios: Sequence[float]
     return Split("labelled", train, known(valid_idx), known(test_idx), seed)
 
 
+def _ranking(dataset: Dataset, seed: int, threshold: float, ratios: Sequence[float] | None,
+             num_negatives: int) -> Split:
+    if "train" in dataset.parts:
+        return predefined_split(dataset.parts["train"], dataset.parts["test"], seed=seed)
+    return random_split(dataset.interactions, ratios or (0.72, 0.08, 0.2), seed)
+
+
+def _sampled(dataset: Dataset, seed: int, threshold: float, ratios: Sequence[float] | None,
+             num_negatives: int) -> Split:
+    if dataset.test_negatives is not None:
+        loo = leave_one_out(dataset.parts["train"], dataset.test_negatives.shape[1], seed)
+        train = loo.train.concat(loo.test)
+        return Split("sampled", train, loo.valid, dataset.parts["test"], seed,
+                     valid_negatives=loo.valid_negatives, test_negatives=dataset.test_negatives)
+    return leave_one_out(dataset.interactions, num_negatives, seed)
+
+
+def _labelled(dataset: Dataset, seed: int, threshold: float, ratios: Sequence[float] | None,
+              num_negatives: int) -> Split:
+    return labelled_split(dataset.interactions, threshold, ratios or (0.6, 0.2, 0.2), seed)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A registered protocol: how it splits a data set and the validation metric it selects on.
+
+    ``make(dataset, seed, threshold, ratios, num_negatives)`` returns the :class:`Split`.
+    """
+
+    make: Callable[[Dataset, int, float, Sequence[float] | None, int], Split]
+    metric: str
+
+
+PROTOCOLS: Registry[ProtocolSpec] = Registry("protocol")
+PROTOCOLS.add("ranking", ProtocolSpec(_ranking, "recall@20"),
+              "all items ranked, training masked: Recall@N, NDCG@N (RecEraser)")
+PROTOCOLS.add("sampled", ProtocolSpec(_sampled, "hr@10"),
+              "leave-one-out, the held-out item against 99 sampled negatives: HR@K, NDCG@K (NCF, UBPR)")
+PROTOCOLS.add("labelled", ProtocolSpec(_labelled, "auc"),
+              "labelled pairs (rating >= threshold), 6:2:2: AUC (IFRU)")
+
+
 def make_split(dataset: Dataset, protocol: str = "ranking", seed: int = 0, *, threshold: float = 4.0,
                ratios: Sequence[float] | None = None, num_negatives: int = 99) -> Split:
-    """The split a protocol uses on a data set, with each protocol's defaults.
+    """The split a protocol of :data:`PROTOCOLS` uses on a data set, with each protocol's defaults.
 
     ``ranking`` uses the source's own train/test when it ships one (RecEraser's ML-1M,
     LastFM), else a random 72/8/20 hold-out. ``sampled`` uses NCF's shipped negatives
     when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M).
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    if protocol == "ranking":
-        if "train" in dataset.parts:
-            return predefined_split(dataset.parts["train"], dataset.parts["test"], seed=seed)
-        return random_split(dataset.interactions, ratios or (0.72, 0.08, 0.2), seed)
-    if protocol == "sampled":
-        if dataset.test_negatives is not None:
-            loo = leave_one_out(dataset.parts["train"], dataset.test_negatives.shape[1], seed)
-            train = loo.train.concat(loo.test)
-            return Split("sampled", train, loo.valid, dataset.parts["test"], seed,
-                         valid_negatives=loo.valid_negatives, test_negatives=dataset.test_negatives)
-        return leave_one_out(dataset.interactions, num_negatives, seed)
-    return labelled_split(dataset.interactions, threshold, ratios or (0.6, 0.2, 0.2), seed)
+    return PROTOCOLS[protocol].make(dataset, seed, threshold, ratios, num_negatives)

@@ -38,11 +38,14 @@ def test_train_prints_metrics(data_root):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("data", "nope"), "invalid choice"),
-    (("train", "--model", "svd"), "invalid choice"),
+    (("data", "nope"), "unknown data set 'nope'; choose one of ml-100k"),
+    (("train", "--model", "svd"), "unknown model 'svd'; choose one of mf, bpr"),
     (("train", "--model", "bpr", "--epochs", "0"), "positive integer"),
     (("train", "--model", "bpr", "--seed", "-3"), "non-negative"),
-    (("train", "--model", "bpr", "--profile", "huge"), "invalid choice"),
+    (("train", "--model", "bpr", "--profile", "huge"), "unknown profile 'huge'; choose one of quick, full"),
+    (("unlearn", "--model", "pop", "--method", "retrain"), "unknown model 'pop'; choose one of mf, bpr, wmf, lightgcn"),
+    (("unlearn", "--model", "bpr", "--method", "retrain", "--partition", "ubp"),
+     "--partition does not apply to the method 'retrain'"),
 ])
 def test_bad_input_is_one_line_error(args, message):
     out = run(*args)

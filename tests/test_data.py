@@ -41,7 +41,7 @@ def test_lastfm_parts(data_root):
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+    with pytest.raises(ValueError, match="unknown data set 'nope'"):
         load_dataset("nope")
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rec_unlearn_lib.forget import ForgetRequest
+from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
 from rec_unlearn_lib.influence import (
     forget_loss_sum,
     forget_rows,
@@ -176,7 +176,7 @@ def test_forget_loss_is_the_sum_over_the_forget_rows(trained) -> None:
     rows = np.array([4, 17, 100])
     request = ForgetRequest(train.users[rows], train.items[rows])
     batch = full_batch(model, train)
-    mask = forget_rows(batch, request, I)
+    mask = forget_rows(batch, request, train)
     assert int(mask.sum()) == 3
     forget = {k: v[mask] for k, v in batch.items()}
     P, Q = model.user_emb.detach(), model.item_emb.detach()
@@ -193,7 +193,7 @@ def test_bpr_batch_is_the_materialised_triplets_and_forget_takes_their_rows() ->
     assert np.array_equal(batch["users"].numpy(), users) and np.array_equal(batch["pos"].numpy(), pos)
     assert np.array_equal(batch["neg"].numpy(), neg)
     request = ForgetRequest(train.users[:4], train.items[:4])
-    mask = forget_rows(batch, request, I).numpy()
+    mask = forget_rows(batch, request, train).numpy()
     assert mask.sum() == 4
     got = set(zip(users[mask].tolist(), pos[mask].tolist()))
     assert got == set(zip(request.users.tolist(), request.items.tolist()))
@@ -211,8 +211,11 @@ def test_requests_outside_the_data_and_unsupported_objectives_are_refused(traine
     model, train = trained
     batch = full_batch(model, train)
     missing = np.setdiff1d(np.arange(U * I), train.keys)[0]
-    with pytest.raises(ValueError, match="not rows"):
-        forget_rows(batch, ForgetRequest([missing // I], [missing % I]), I)
+    outside = ForgetRequest([missing // I], [missing % I])
+    with pytest.raises(ForgetRequestError, match="not in the training data"):
+        forget_rows(batch, outside, train)
+    with pytest.raises(ForgetRequestError, match="not in the training data"):
+        recommender_influence(model, train, outside)
     wmf = build_model("wmf", U, I, emb_dim=D)
     with pytest.raises(TypeError, match="per-row"):
         full_batch(wmf, train)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from rec_unlearn_lib.interactions import Interactions
+from rec_unlearn_lib.settings import backbone_settings, make_backbone
 from rec_unlearn_lib.models import (BPRObjective, BCEObjective, LightGCN, MF, WMFObjective, build_model,
                                     normalized_adjacency)
 
@@ -107,3 +107,22 @@ def test_build_model_rejects_bad_input():
         build_model("lightgcn", 2, 2, objective="hinge")
     with pytest.raises(ValueError, match="c0"):
         WMFObjective(c0=0.0)
+
+
+def test_make_backbone_uses_its_own_generator() -> None:
+    """Same (name, settings, seed), same initial parameters, whatever the global generators hold; and
+    the global generators are left as they were (building a model draws nothing from them)."""
+    settings = backbone_settings("lightgcn", "quick").replace(emb_dim=4)
+    torch.manual_seed(123)
+    first = make_backbone("lightgcn", 6, 5, settings, seed=7)
+    state = torch.get_rng_state()
+    torch.manual_seed(999)
+    second = make_backbone("lightgcn", 6, 5, settings, seed=7)
+    other = make_backbone("lightgcn", 6, 5, settings, seed=8)
+    assert torch.equal(first.user_emb, second.user_emb) and torch.equal(first.item_emb, second.item_emb)
+    assert not torch.equal(first.user_emb, other.user_emb)
+    torch.manual_seed(123)
+    make_backbone("lightgcn", 6, 5, settings, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(7)   # the seed policy is the global one's: a seeded generator draws the same numbers
+    assert torch.equal(first.user_emb, torch.randn(6, 4) * 0.1)

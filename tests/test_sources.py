@@ -114,14 +114,14 @@ def test_download_verifies_and_extracts(served, env: Path) -> None:
     _assert_toy_folder(folder)
 
 
-def test_locate_downloads_then_reuses_cache_offline(served, env, monkeypatch) -> None:
+def test_locate_downloads_then_reuses_cache_offline(served, env) -> None:
     server, blobs = served
-    monkeypatch.setitem(SOURCES, "toy", _toy_source(server.url, blobs))
-    assert default_cache_dir() == env
-    first = locate("toy")
-    _assert_toy_folder(first)
-    server.stop()  # no server any more: the second call can only use the cache
-    assert locate("toy", download=True) == first
+    with SOURCES.temporary("toy", _toy_source(server.url, blobs)):
+        assert default_cache_dir() == env
+        first = locate("toy")
+        _assert_toy_folder(first)
+        server.stop()  # no server any more: the second call can only use the cache
+        assert locate("toy", download=True) == first
 
 
 def test_checksum_mismatch_raises_and_leaves_nothing(served, env: Path) -> None:
@@ -170,11 +170,11 @@ def test_offline_without_data_names_everything(env, monkeypatch, tmp_path: Path)
     assert not (env / "lastfm").exists()
 
 
-def test_failed_download_is_reported(served, env, monkeypatch) -> None:
+def test_failed_download_is_reported(served, env) -> None:
     server, blobs = served
     broken = _toy_source(server.url + "/missing", blobs)  # every URL answers 404
-    monkeypatch.setitem(SOURCES, "toy", broken)
-    with pytest.raises(DatasetNotFoundError, match=r"(?s)'toy'.*404.*REC_UNLEARN_DATA"):
+    with SOURCES.temporary("toy", broken), pytest.raises(DatasetNotFoundError,
+                                                         match=r"(?s)'toy'.*404.*REC_UNLEARN_DATA"):
         locate("toy")
     assert not (env / "toy").exists()  # no empty folder left behind
 
@@ -193,7 +193,7 @@ class _TruncatingHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_truncated_transfer_is_a_failure(env, monkeypatch) -> None:
+def test_truncated_transfer_is_a_failure(env) -> None:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TruncatingHandler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02})
     thread.start()
@@ -201,8 +201,7 @@ def test_truncated_transfer_is_a_failure(env, monkeypatch) -> None:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/data.txt"
         # no registered hash: without the length check the stub would be trusted on first use
         source = DatasetSource("toy", "x", (RemoteFile(url, None, "data.txt"),), ("data.txt",))
-        monkeypatch.setitem(SOURCES, "toy", source)
-        with pytest.raises(DatasetNotFoundError, match="after 10 of 100 bytes"):
+        with SOURCES.temporary("toy", source), pytest.raises(DatasetNotFoundError, match="after 10 of 100 bytes"):
             locate("toy")
     finally:
         httpd.shutdown()

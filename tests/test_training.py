@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+
 import pytest
 import torch
 
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest
-from rec_unlearn_lib.models import MF, BPRObjective, Recommender, build_model
+from rec_unlearn_lib.models import MF, BPRObjective, Recommender
 from rec_unlearn_lib.models.base import Scorer
 from rec_unlearn_lib.data import load_dataset
 from rec_unlearn_lib.splits import make_split
-from rec_unlearn_lib.training import TrainConfig, fit, train_backbone
+from rec_unlearn_lib.settings import BackboneSettings, TrainConfig, backbone_settings
+from rec_unlearn_lib.training import fit, train_backbone
 
 
 class TableScorer(Scorer):
@@ -82,8 +84,19 @@ def test_fit_restores_best_epoch_and_is_deterministic(synthetic):
     assert again.history["loss"].tolist() == result.history["loss"].tolist()
 
 
+def test_train_config_defaults_are_the_quick_profile_and_frozen():
+    quick = backbone_settings("bpr", "quick")
+    config = TrainConfig()
+    for name in BackboneSettings.TRAIN_FIELDS:
+        assert getattr(config, name) == getattr(quick, name), name
+    assert isinstance(config.device, torch.device)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 3  # type: ignore[misc]
+    assert quick.train_config(seed=4, device="cpu").replace(epochs=2).epochs == 2
+
+
 def test_bad_train_config():
-    with pytest.raises(ValueError, match="optimizer"):
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd-ish'; choose one of adam, adagrad"):
         TrainConfig(optimizer="sgd-ish")
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
@@ -112,3 +125,27 @@ def test_quick_profile_beats_popularity_by_half_on_ml100k(ml100k_split, name):
     model, _ = train_backbone(name, ml100k_split, "quick", progress=False)
     baseline = evaluate(pop, ml100k_split, "test")["recall@20"]
     assert evaluate(model, ml100k_split, "test")["recall@20"] >= 1.5 * baseline
+
+
+def test_cpu_training_runs_with_deterministic_kernels(synthetic):
+    """The embedding backward's scatter-add is thread-order dependent unless deterministic kernels are on."""
+    seen: list[bool] = []
+
+    class Recording(BPRObjective):
+        def loss(self, model, batch):
+            seen.append(torch.are_deterministic_algorithms_enabled())
+            return super().loss(model, batch)
+
+    split = make_split(synthetic, "ranking", seed=0)
+    model = MF(split.num_users, split.num_items, 8, Recording(1e-4))
+    before = torch.are_deterministic_algorithms_enabled()
+    fit(model, split, TrainConfig(epochs=2, patience=0, progress=False, device="cpu"))
+    assert seen and all(seen)
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
+def test_same_seed_same_parameters_on_ml100k(ml100k_split):
+    """Same seed, bit-identical parameters (WMF's embeddings feed the tie-sensitive balanced partitions)."""
+    runs = [train_backbone("wmf", ml100k_split, "quick", seed=0, device="cpu", progress=False, epochs=3)[0]
+            for _ in range(2)]
+    assert torch.equal(runs[0].user_emb, runs[1].user_emb) and torch.equal(runs[0].item_emb, runs[1].item_emb)

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from rec_unlearn_lib.config import Runtime
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
+from rec_unlearn_lib.settings import backbone_settings
 from rec_unlearn_lib.splits import random_split
-from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, MeanAggregator, RecEraser, Retrain, SISA,
-                                        ShardedUnlearning, StaticAggregator, UnlearnResult, make_method,
-                                        train_shard)
+from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, ForgettingReport, MeanAggregator, RecEraser,
+                                        Retrain, SISA, ShardedUnlearning, StaticAggregator, UnlearnResult,
+                                        make_method, measure_forgetting, train_shard)
 
 TINY = {"emb_dim": 8, "epochs": 3, "patience": 0, "batch_size": 512}
 SHARDING = {"rounds": 5, "agg_epochs": 2, "agg_patience": 0, "agg_batch_size": 1024}
@@ -40,13 +42,13 @@ def _scores(model, split):
 
 
 def test_make_method_and_interface():
-    assert METHODS == ("retrain", "sisa", "receraser")
+    assert METHODS.names() == ("retrain", "sisa", "receraser")
     assert isinstance(make_method("retrain", "mf", profile="quick", **TINY), Retrain)
     assert make_method("sisa", profile="quick").partition_method == "random"
     assert make_method("receraser", profile="quick").aggregation == "attention"
     with pytest.raises(ValueError, match="unknown unlearning method"):
         make_method("magic")
-    with pytest.raises(ValueError, match="popularity"):
+    with pytest.raises(ValueError, match="'pop' baseline has no training"):
         Retrain("pop")
     with pytest.raises(ValueError, match="unknown backbone setting"):
         Retrain("bpr", profile="quick", epoch=3)
@@ -190,3 +192,35 @@ def test_with_aggregation_reuses_the_sub_models(split, receraser):
     assert isinstance(mean.model, MeanAggregator) and isinstance(receraser.model, AttentionAggregator)
     with pytest.raises(ValueError, match="unknown aggregation"):
         receraser.with_aggregation("max")
+
+
+def test_measure_forgetting_on_a_fitted_method(split):
+    """measure_forgetting works on an already fitted method; its Retrain reference equals a fresh fit on D minus D_f."""
+    method = sharded(SISA, shards=2).fit(split)
+    request = ForgetRequest.random(split.train, count=2, seed=5)
+    before = evaluate(method.model, split, "test")
+    report = measure_forgetting(method, request, "sequential")
+    assert isinstance(report, ForgettingReport) and report.mode == "sequential" and report.num_forgotten == 2
+    assert report.metrics["original"] == before and report.metrics["unlearned"] == evaluate(method.model, split, "test")
+    fresh = Retrain("bpr", profile="quick", seed=0, device="cpu", **TINY).fit(split, request.split(split.train)[0])
+    assert report.metrics["retrain"] == evaluate(fresh.model, split, "test")
+    timings = report.timings()
+    assert list(timings["call"]) == [0, 1] and {"shards", "aggregator", "total"} <= set(timings.columns)
+    assert report.seconds["unlearn_total"] == pytest.approx(timings["total"].sum())
+    summary = report.summary()
+    assert summary["num_shards"] == 2 and summary["forget"] == {"count": 2, "mode": "sequential"}
+    # Retrain forgetting a batch is its own reference: measured once, not twice
+    retrain = Retrain("bpr", profile="quick", seed=0, device="cpu", **TINY).fit(split)
+    own = measure_forgetting(retrain, request, "batch")
+    assert own.metrics["retrain"] == own.metrics["unlearned"] == report.metrics["retrain"]
+    assert "retrain" not in measure_forgetting(sharded(SISA, shards=2).fit(split), request, retrain=False).metrics
+    with pytest.raises(ValueError, match="unknown mode 'parallel'"):
+        measure_forgetting(retrain, request, "parallel")
+
+
+def test_methods_resolve_their_runtime_once(split):
+    method = Retrain("bpr", profile=" QUICK ", seed=3, device="cpu", **TINY)
+    assert method.runtime == Runtime("quick", 3, torch.device("cpu"))
+    assert method.settings == backbone_settings("bpr", "quick").replace(**TINY)
+    same = Retrain("bpr", profile="full", seed=3, device="cpu", settings=method.settings)
+    assert same.settings == method.settings and same.profile == "full"

@@ -31,7 +31,6 @@ a constant of the closures, i.e. the spillover term :math:`L_s` of IFRU Eq. 9 is
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -44,6 +43,7 @@ from ..interactions import Interactions
 from ..models.base import EmbeddingModel
 from ..models.mf import MF
 from ..models.objectives import Batch, BCEObjective, BPRObjective
+from ..timing import Stopwatch
 from .hvp import InfluenceProblem, LossClosure
 from .solvers import SolverResult, solve
 from .update import HessianOf, influence_unlearn
@@ -105,25 +105,21 @@ def take_rows(batch: Batch, rows: Tensor) -> Batch:
     return {k: v[rows] for k, v in batch.items()}
 
 
-def forget_rows(batch: Batch, request: ForgetRequest, num_items: int) -> Tensor:
-    """bool [n]: the rows of ``batch`` whose ``(user, item)`` pair is in ``request`` (D_f).
+def forget_rows(batch: Batch, request: ForgetRequest, train: Interactions) -> Tensor:
+    """bool [n]: the rows of ``batch`` (D, built from ``train``) whose ``(user, item)`` pair is in ``request`` (D_f).
 
-    For BPR the pair is ``(user, positive item)``: a removed interaction takes its sampled
-    negative with it. For BCE with sampled negatives only the positive row matches.
+    The request is validated against ``train`` by :meth:`~rec_unlearn_lib.forget.ForgetRequest.rows`
+    (a pair not in training raises :class:`~rec_unlearn_lib.forget.ForgetRequestError`). For BPR the
+    pair is ``(user, positive item)``: a removed interaction takes its sampled negative with it.
+    For BCE with sampled negatives only the positive row matches (negatives are never training pairs).
     """
+    request.rows(train)
     users = batch["users"]
-    items = batch[_item_key(batch)]
     if len(request) == 0:
         return torch.zeros(len(users), dtype=torch.bool, device=users.device)
-    keys = users * num_items + items
-    wanted = torch.as_tensor(request.users * num_items + request.items, device=users.device)
-    mask = torch.isin(keys, wanted)
-    if "labels" in batch:  # sampled negatives (label 0 of implicit data) are not interactions
-        if not bool(torch.isin(wanted, keys[mask]).all()):
-            raise ValueError("some requested interactions are not rows of the batch")
-    elif not bool(torch.isin(wanted, keys).all()):
-        raise ValueError("some requested interactions are not rows of the batch")
-    return mask
+    keys = train.pair_keys(users, batch[_item_key(batch)])
+    wanted = torch.as_tensor(train.pair_keys(request.users, request.items), device=users.device)
+    return torch.isin(keys, wanted)
 
 
 def _rows_in_batch(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +246,7 @@ def recommender_influence(model: EmbeddingModel, train: Interactions, request: F
         local: see :func:`recommender_problem` (MF only: cheaper HVPs, same gradient and Hessian).
     """
     batch = full_batch(model, train, seed=seed, epoch=epoch)
-    mask = forget_rows(batch, request, train.num_items)
+    mask = forget_rows(batch, request, train)
     if rows == "train":
         users = items = None
     elif rows == "forget":
@@ -295,6 +291,7 @@ def minimize_full_batch(model: EmbeddingModel, batch: Batch, *, tol: float = 1e-
     objective nearest to theta-hat: MF is not convex). Non-convergence is reported, not raised.
     """
     params = [p for p in model.parameters() if p.requires_grad]
+    watch = Stopwatch(params[0].device)
 
     def objective() -> Tensor:
         value = model.loss(batch)
@@ -305,7 +302,6 @@ def minimize_full_batch(model: EmbeddingModel, batch: Batch, *, tol: float = 1e-
             grads = torch.autograd.grad(objective(), params, allow_unused=True, materialize_grads=True)
         return float(torch.cat([g.reshape(-1) for g in grads]).norm())
 
-    start = time.perf_counter()
     num = sum(p.numel() for p in params)
     # torch stops on max|g| <= tolerance_grad; tol / sqrt(num) there implies ||g||_2 <= tol.
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, tolerance_grad=tol / num ** 0.5,
@@ -326,7 +322,7 @@ def minimize_full_batch(model: EmbeddingModel, batch: Batch, *, tol: float = 1e-
     with torch.no_grad():
         loss = float(objective())
     gnorm = grad_norm()
-    return FitReport(loss, gnorm, iterations, time.perf_counter() - start, gnorm <= tol)
+    return FitReport(loss, gnorm, iterations, watch.elapsed(), gnorm <= tol)
 
 
 def minimize_problem(problem: InfluenceProblem, *, tol: float = 1e-10, max_iter: int = 500,
@@ -339,7 +335,7 @@ def minimize_problem(problem: InfluenceProblem, *, tol: float = 1e-10, max_iter:
     L-BFGS stalls above it, up to ``newton_steps`` Newton-CG steps follow (each a CG solve with
     HVPs; stopped, with a warning, on negative curvature).
     """
-    start = time.perf_counter()
+    watch = Stopwatch(problem.device)
     x = problem.flat().requires_grad_(True)
     opt = torch.optim.LBFGS([x], lr=1.0, max_iter=max_iter, tolerance_grad=tol / x.numel() ** 0.5,
                             tolerance_change=0.0, history_size=history_size,
@@ -372,4 +368,4 @@ def minimize_problem(problem: InfluenceProblem, *, tol: float = 1e-10, max_iter:
         gnorm = float(problem.grad().norm())
     with torch.no_grad():
         loss = float(problem.objective())
-    return FitReport(loss, gnorm, iterations, time.perf_counter() - start, gnorm <= tol)
+    return FitReport(loss, gnorm, iterations, watch.elapsed(), gnorm <= tol)

@@ -23,13 +23,15 @@ the default) or warns with :class:`SolverConvergenceWarning` and returns ``conve
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
 import torch
 from torch import Tensor
+
+from ..registry import Registry
+from ..timing import Stopwatch
 
 __all__ = [
     "MatVec",
@@ -139,7 +141,7 @@ def _check_inputs(b: Tensor, on_fail: str, damping: float) -> None:
 
 
 def _finish(name: str, x: Tensor, op: _Counted, b: Tensor, *, iterations: int, rtol: float,
-            atol: float, start: float, on_fail: str, message: str, failed: bool = False,
+            atol: float, watch: Stopwatch, on_fail: str, message: str, failed: bool = False,
             diagnostics: dict[str, Any] | None = None, residual: Tensor | None = None
             ) -> SolverResult:
     """Exact residual, convergence verdict, result, and the on_fail policy in one place."""
@@ -158,7 +160,7 @@ def _finish(name: str, x: Tensor, op: _Counted, b: Tensor, *, iterations: int, r
     result = SolverResult(
         solution=x.detach(), solver=name, converged=ok, iterations=iterations,
         num_matvec=op.calls, residual_norm=res_norm, relative_residual=res_norm / denom,
-        rhs_norm=rhs_norm, damping=op.damping, seconds=time.perf_counter() - start,
+        rhs_norm=rhs_norm, damping=op.damping, seconds=watch.elapsed(),
         message=message, diagnostics=diagnostics,
     )
     if not ok:
@@ -191,7 +193,7 @@ def solve_direct(
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     _check_inputs(b, on_fail, damping)
-    start = time.perf_counter()
+    watch = Stopwatch(b.device)
     op = _Counted(matvec, damping)
     p = b.numel()
     if matrix is None:
@@ -220,7 +222,7 @@ def solve_direct(
                    f"solved with extra damping {mu:.3e}")
     x = torch.cholesky_solve(b.unsqueeze(1), chol).squeeze(1)
     residual = a @ x - b  # the explicit matrix gives the exact residual without a matvec
-    return _finish("direct", x, op, b, iterations=1, rtol=rtol, atol=atol, start=start,
+    return _finish("direct", x, op, b, iterations=1, rtol=rtol, atol=atol, watch=watch,
                    on_fail=on_fail, message=message, diagnostics=diagnostics, residual=residual)
 
 
@@ -246,7 +248,7 @@ def solve_cg(
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     _check_inputs(b, on_fail, damping)
-    start = time.perf_counter()
+    watch = Stopwatch(b.device)
     op = _Counted(matvec, damping)
     tol = max(rtol * float(b.norm()), atol)
     x = torch.zeros_like(b) if x0 is None else x0.detach().clone().to(b)
@@ -274,7 +276,7 @@ def solve_cg(
         history.append(math.sqrt(rs))
     if not failed and math.sqrt(rs) > tol:
         message = f"max_iter={max_iter} reached"
-    return _finish("cg", x, op, b, iterations=it, rtol=rtol, atol=atol, start=start,
+    return _finish("cg", x, op, b, iterations=it, rtol=rtol, atol=atol, watch=watch,
                    on_fail=on_fail, message=message, failed=failed,
                    diagnostics={"residual_history": history})
 
@@ -341,7 +343,7 @@ def solve_lissa(
         raise ValueError("repeats and depth must be >= 1")
     if generator is None:  # deterministic, and leaves the global RNG untouched
         generator = torch.Generator(device=b.device).manual_seed(0)
-    start = time.perf_counter()
+    watch = Stopwatch(b.device)
     op = _Counted(matvec, damping)
     diagnostics: dict[str, Any] = {}
     if scale is None:
@@ -386,7 +388,7 @@ def solve_lissa(
     diagnostics["residual_history"] = history
     if not failed and len(estimates) == repeats and step_norm > tol:
         message = f"depth={depth} reached"
-    return _finish("lissa", x, op, b, iterations=total_steps, rtol=rtol, atol=atol, start=start,
+    return _finish("lissa", x, op, b, iterations=total_steps, rtol=rtol, atol=atol, watch=watch,
                    on_fail=on_fail, message=message, failed=failed, diagnostics=diagnostics)
 
 
@@ -425,7 +427,7 @@ def solve_adam(
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     _check_inputs(b, on_fail, damping)
-    start = time.perf_counter()
+    watch = Stopwatch(b.device)
     op = _Counted(matvec, damping)
     tol = max(rtol * float(b.norm()), atol)
     diagnostics: dict[str, Any] = {}
@@ -463,16 +465,15 @@ def solve_adam(
         it += 1
     diagnostics["final_lr"] = float(opt.param_groups[0]["lr"])
     diagnostics["residual_history"] = history
-    return _finish("adam", best_x, op, b, iterations=it, rtol=rtol, atol=atol, start=start,
+    return _finish("adam", best_x, op, b, iterations=it, rtol=rtol, atol=atol, watch=watch,
                    on_fail=on_fail, message=message, diagnostics=diagnostics, residual=best_r)
 
 
-SOLVERS: dict[str, Callable[..., SolverResult]] = {
-    "direct": solve_direct,
-    "cg": solve_cg,
-    "lissa": solve_lissa,
-    "adam": solve_adam,
-}
+SOLVERS: Registry[Callable[..., SolverResult]] = Registry("solver")
+SOLVERS.add("direct", solve_direct, "explicit matrix and a Cholesky factorisation: exact, O(p^3)")
+SOLVERS.add("cg", solve_cg, "conjugate gradient on Hessian-vector products (symmetric positive definite H)")
+SOLVERS.add("lissa", solve_lissa, "LiSSA: the truncated Neumann series of H^-1 (Agarwal et al. 2017)")
+SOLVERS.add("adam", solve_adam, "Adam on the quadratic 1/2 t'Ht - b't (IFRU's official solver)")
 """Solver registry: name -> function with the common signature ``(matvec, b, **kwargs)``."""
 
 
@@ -482,8 +483,4 @@ def solve(matvec: MatVec, b: Tensor, method: str = "cg", **kwargs: Any) -> Solve
     Keyword arguments go to the solver; all accept ``damping``, ``rtol``, ``atol`` and
     ``on_fail``.
     """
-    try:
-        fn = SOLVERS[method]
-    except KeyError:
-        raise ValueError(f"unknown solver {method!r}; choose one of {sorted(SOLVERS)}") from None
-    return fn(matvec, b, **kwargs)
+    return SOLVERS[method](matvec, b, **kwargs)

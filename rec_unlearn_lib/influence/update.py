@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
+from ..timing import Stopwatch
 from .hvp import InfluenceProblem, LossClosure
 from .solvers import SolverResult, solve
 
@@ -124,7 +124,7 @@ def influence_unlearn(
         raise ValueError(f"need 0 <= num_forget < num_train, got num_forget={k}, num_train={n}")
     if hessian_of not in ("full", "retain"):
         raise ValueError(f"hessian_of must be 'full' or 'retain', got {hessian_of!r}")
-    start = time.perf_counter()
+    watch = Stopwatch(problem.device)
     p = problem.num_params
     if k == 0:  # nothing to forget: no solver call, theta unchanged exactly
         zero = torch.zeros(p, dtype=problem.dtype, device=problem.device)
@@ -155,6 +155,6 @@ def influence_unlearn(
     delta = result.solution / m  # THE normalisation: Delta = A^{-1} g_f / m
     if apply:
         problem.apply_update(delta)
-    result.diagnostics.update({"total_seconds": time.perf_counter() - start,
+    result.diagnostics.update({"total_seconds": watch.elapsed(),
                                "hessian_of": hessian_of, "normaliser": m})
     return delta, result

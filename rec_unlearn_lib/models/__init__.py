@@ -1,4 +1,4 @@
-"""Recommender backbones behind one interface, and :func:`build_model` to make them by name.
+"""Recommender backbones behind one interface; the registry :data:`MODELS` makes them by name.
 
 =============  =========  ==========================================
 name           model      objective
@@ -13,57 +13,89 @@ name           model      objective
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
 from ..interactions import Interactions
-from .base import EmbeddingModel, EmbeddingScorer, Recommender, Scorer
+from ..registry import Registry
+from .base import EmbeddingModel, EmbeddingScorer, InnerProductModel, Recommender, Scorer
 from .lightgcn import LightGCN, normalized_adjacency
 from .mf import MF
-from .objectives import Batch, BCEObjective, BPRObjective, Objective, WMFObjective
+from .objectives import OBJECTIVES, Batch, BCEObjective, BPRObjective, Objective, WMFObjective
 from .popularity import Popularity
 
-MODELS: tuple[str, ...] = ("mf", "bpr", "wmf", "lightgcn", "pop")
-OBJECTIVES: tuple[str, ...] = ("bce", "bpr", "wmf")
-DEFAULT_OBJECTIVE = {"mf": "bce", "bpr": "bpr", "wmf": "wmf", "lightgcn": "bpr"}
+ModelBuilder = Callable[[int, int, "Objective | None", int, int, float, "torch.Generator | None"], Recommender]
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A registered backbone.
+
+    Attributes:
+        build: ``(num_users, num_items, objective, emb_dim, num_layers, init_std, generator) -> Recommender``.
+        objective: name of its default objective in :data:`OBJECTIVES` (``None``: not trained).
+    """
+
+    build: ModelBuilder
+    objective: str | None
+
+
+def _mf(num_users: int, num_items: int, objective: "Objective | None", emb_dim: int, num_layers: int,
+        init_std: float, generator: torch.Generator | None) -> Recommender:
+    return MF(num_users, num_items, emb_dim, objective, init_std, generator)  # type: ignore[arg-type]
+
+
+def _lightgcn(num_users: int, num_items: int, objective: "Objective | None", emb_dim: int, num_layers: int,
+              init_std: float, generator: torch.Generator | None) -> Recommender:
+    return LightGCN(num_users, num_items, emb_dim, objective, num_layers, init_std, generator)  # type: ignore[arg-type]
+
+
+def _popularity(num_users: int, num_items: int, *unused: object) -> Recommender:
+    return Popularity(num_users, num_items)
+
+
+MODELS: Registry[Backbone] = Registry("model")
+MODELS.add("mf", Backbone(_mf, "bce"), "matrix factorisation, point-wise BCE (IFRU's MF)")
+MODELS.add("bpr", Backbone(_mf, "bpr"), "matrix factorisation, pair-wise BPR (BPR-MF)")
+MODELS.add("wmf", Backbone(_mf, "wmf"), "matrix factorisation, whole-data weighted squared loss (WMF)")
+MODELS.add("lightgcn", Backbone(_lightgcn, "bpr"), "graph convolution over the user-item graph, BPR (LightGCN)")
+MODELS.add("pop", Backbone(_popularity, None),
+           "most-popular items, the same for every user (baseline, nothing to unlearn)")
+
+
+def trainable_models() -> tuple[str, ...]:
+    """The registered backbones that are trained by gradient descent (all but the popularity baseline)."""
+    return tuple(name for name, backbone in MODELS.items() if backbone.objective is not None)
 
 
 def make_objective(name: str, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> Objective:
-    """An objective by name (``bce``, ``bpr`` or ``wmf``) with its settings."""
-    if name == "bce":
-        return BCEObjective(reg, num_negatives)
-    if name == "bpr":
-        return BPRObjective(reg)
-    if name == "wmf":
-        return WMFObjective(reg, c0)
-    raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    """An objective of :data:`OBJECTIVES` by name, with the settings it uses."""
+    return OBJECTIVES[name].create(reg, num_negatives, c0)
 
 
 def build_model(name: str, num_users: int, num_items: int, train: Interactions | None = None, *,
                 emb_dim: int = 64, num_layers: int = 3, objective: str | None = None, reg: float = 0.0,
-                num_negatives: int = 4, c0: float = 0.2, init_std: float = 0.1) -> Recommender:
-    """Make a backbone by name; with ``train`` given, also attach its data (graph, counts).
+                num_negatives: int = 4, c0: float = 0.2, init_std: float = 0.1,
+                generator: torch.Generator | None = None) -> Recommender:
+    """Make a backbone of :data:`MODELS` by name; with ``train`` given, also attach its data (graph, counts).
 
     Args:
         name: one of :data:`MODELS`.
         objective: override the model's default objective (e.g. LightGCN with ``bce``).
+        generator: draws the initial parameters (``None``: torch's global generator).
         Others: see the model and objective classes.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    if emb_dim < 1:
-        raise ValueError(f"emb_dim must be positive, got {emb_dim}")
-    model: Recommender
-    if name == "pop":
-        model = Popularity(num_users, num_items)
-    else:
-        obj = make_objective(objective or DEFAULT_OBJECTIVE[name], reg, num_negatives, c0)
-        if name == "lightgcn":
-            model = LightGCN(num_users, num_items, emb_dim, obj, num_layers, init_std)
-        else:
-            model = MF(num_users, num_items, emb_dim, obj, init_std)
+    backbone = MODELS[name]
+    obj = None if backbone.objective is None else make_objective(objective or backbone.objective, reg,
+                                                                 num_negatives, c0)
+    model = backbone.build(num_users, num_items, obj, emb_dim, num_layers, init_std, generator)
     if train is not None:
         model.fit_data(train)
     return model
 
 
-__all__ = ["Batch", "BCEObjective", "BPRObjective", "EmbeddingModel", "EmbeddingScorer", "LightGCN", "MF",
-           "MODELS", "Objective", "Popularity", "Recommender", "Scorer", "WMFObjective", "build_model",
-           "make_objective", "normalized_adjacency"]
+__all__ = ["Backbone", "Batch", "BCEObjective", "BPRObjective", "EmbeddingModel", "EmbeddingScorer",
+           "InnerProductModel", "LightGCN", "MF", "MODELS", "OBJECTIVES", "Objective", "Popularity", "Recommender",
+           "Scorer", "WMFObjective", "build_model", "make_objective", "normalized_adjacency", "trainable_models"]

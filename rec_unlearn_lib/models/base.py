@@ -94,21 +94,12 @@ class Recommender(nn.Module, ABC):
         return self.objective.loss(self, batch)
 
 
-class EmbeddingModel(Recommender):
+class InnerProductModel(Recommender):
     """A recommender whose score is the inner product of user and item representations.
 
-    Subclasses hold the *ego* embedding tables ``user_emb`` [num_users, d] and
-    ``item_emb`` [num_items, d] (the parameters) and define :meth:`representations`,
-    the final embeddings the score uses (the tables themselves for MF, propagated ones
-    for LightGCN).
+    Subclasses define :meth:`representations`; scoring, full-ranking and every objective's
+    loss work from it (backbones, sub-models frozen as they are, aggregators of sub-models).
     """
-
-    def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: "Objective",
-                 init_std: float = 0.1) -> None:
-        super().__init__(num_users, num_items, objective)
-        self.emb_dim = emb_dim
-        self.user_emb = nn.Parameter(torch.randn(num_users, emb_dim) * init_std)
-        self.item_emb = nn.Parameter(torch.randn(num_items, emb_dim) * init_std)
 
     @abstractmethod
     def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,3 +108,25 @@ class EmbeddingModel(Recommender):
     def scorer(self) -> Scorer:
         with torch.no_grad():
             return EmbeddingScorer(*self.representations())
+
+
+class EmbeddingModel(InnerProductModel):
+    """An inner-product recommender with *ego* embedding tables as its parameters.
+
+    Subclasses hold ``user_emb`` [num_users, d] and ``item_emb`` [num_items, d] and define
+    :meth:`representations`, the final embeddings the score uses (the tables themselves for
+    MF, propagated ones for LightGCN).
+
+    Args:
+        init_std: standard deviation of the normal initialisation.
+        generator: the generator of the initial draws (``None``: torch's global one).
+    """
+
+    def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: "Objective",
+                 init_std: float = 0.1, generator: torch.Generator | None = None) -> None:
+        super().__init__(num_users, num_items, objective)
+        if emb_dim < 1:
+            raise ValueError(f"emb_dim must be positive, got {emb_dim}")
+        self.emb_dim = emb_dim
+        self.user_emb = nn.Parameter(torch.randn(num_users, emb_dim, generator=generator) * init_std)
+        self.item_emb = nn.Parameter(torch.randn(num_items, emb_dim, generator=generator) * init_std)

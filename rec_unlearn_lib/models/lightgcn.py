@@ -39,15 +39,15 @@ class LightGCN(EmbeddingModel):
     built from them (and rebuilt when a method retrains on the retain set).
 
     Args:
-        num_users, num_items, emb_dim, objective, init_std: as :class:`~.base.EmbeddingModel`.
+        num_users, num_items, emb_dim, objective, init_std, generator: as :class:`~.base.EmbeddingModel`.
         num_layers: ``K``, 3 in RecEraser, 1 in IFRU.
     """
 
     name = "lightgcn"
 
     def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: Objective,
-                 num_layers: int = 3, init_std: float = 0.1) -> None:
-        super().__init__(num_users, num_items, emb_dim, objective, init_std)
+                 num_layers: int = 3, init_std: float = 0.1, generator: torch.Generator | None = None) -> None:
+        super().__init__(num_users, num_items, emb_dim, objective, init_std, generator)
         if num_layers < 0:
             raise ValueError(f"num_layers must be non-negative, got {num_layers}")
         self.num_layers = num_layers

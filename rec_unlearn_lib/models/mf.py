@@ -17,7 +17,7 @@ class MF(EmbeddingModel):
         num_users, num_items: id-space sizes.
         emb_dim: embedding size ``d``.
         objective: the training loss.
-        init_std: standard deviation of the normal initialisation.
+        init_std, generator: the initialisation (see :class:`~.base.EmbeddingModel`).
     """
 
     name = "mf"

@@ -20,17 +20,18 @@ training triplets can be re-materialised at unlearning time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..interactions import Interactions
+from ..registry import Registry
 from ..sampling import bpr_triplets, pointwise_rows, user_batches
 
 if TYPE_CHECKING:
-    from .base import EmbeddingModel
+    from .base import EmbeddingModel, InnerProductModel
 
 Batch = dict[str, torch.Tensor]
 
@@ -62,22 +63,33 @@ class Objective(ABC):
             raise ValueError(f"reg must be non-negative, got {reg}")
         self.reg = reg
 
+    @classmethod
+    def create(cls, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> "Objective":
+        """The objective from the backbone settings it uses (each class takes what it needs)."""
+        return cls(reg)
+
     @abstractmethod
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
         """The batches of one epoch, deterministic in ``(train, seed, epoch)``."""
 
     @abstractmethod
-    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+    def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         """Scalar loss of ``model`` on ``batch``."""
 
-    def _reg(self, model: "EmbeddingModel", users: torch.Tensor, *items: torch.Tensor) -> torch.Tensor:
+    def _reg(self, model: "InnerProductModel", users: torch.Tensor, *items: torch.Tensor) -> torch.Tensor:
+        """``reg/2 * ||ego rows of the batch||^2 / batch size`` (0 without ``reg``: aggregators have no ego tables)."""
         if self.reg == 0.0:
             return torch.zeros((), device=users.device)
+        model = cast("EmbeddingModel", model)
         rows = [model.user_emb[users]] + [model.item_emb[i] for i in items]
         return self.reg * l2_of_rows(*rows) / len(users)
 
 
+OBJECTIVES: Registry[type[Objective]] = Registry("objective")
+
+
+@OBJECTIVES.register("bce", "point-wise binary cross-entropy on labelled pairs or positives + sampled negatives")
 class BCEObjective(Objective):
     """Point-wise binary cross-entropy on logits ``s_ui`` (IFRU's MF loss; NCF with negatives).
 
@@ -90,20 +102,27 @@ class BCEObjective(Objective):
 
     def __init__(self, reg: float = 0.0, num_negatives: int = 4) -> None:
         super().__init__(reg)
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be at least 1, got {num_negatives}")
         self.num_negatives = num_negatives
+
+    @classmethod
+    def create(cls, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> "BCEObjective":
+        return cls(reg, num_negatives)
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
         users, items, labels = pointwise_rows(train, self.num_negatives, seed, epoch)
         return _chunks({"users": users, "items": items, "labels": labels}, batch_size, device)
 
-    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+    def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
         logits = (user_emb[batch["users"]] * item_emb[batch["items"]]).sum(-1)
         return (F.binary_cross_entropy_with_logits(logits, batch["labels"])
                 + self._reg(model, batch["users"], batch["items"]))
 
 
+@OBJECTIVES.register("bpr", "pair-wise Bayesian personalised ranking on (user, positive, negative) triplets")
 class BPRObjective(Objective):
     """Bayesian personalised ranking: ``L = -mean log sigma(s_ui - s_uj) + L2`` (Rendle et al. 2009)."""
 
@@ -114,13 +133,14 @@ class BPRObjective(Objective):
         users, pos, neg = bpr_triplets(train, seed, epoch)
         return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size, device)
 
-    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+    def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
         u = user_emb[batch["users"]]
         diff = (u * item_emb[batch["pos"]]).sum(-1) - (u * item_emb[batch["neg"]]).sum(-1)
         return -F.logsigmoid(diff).mean() + self._reg(model, batch["users"], batch["pos"], batch["neg"])
 
 
+@OBJECTIVES.register("wmf", "whole-data weighted squared loss over all user-item pairs, no sampling")
 class WMFObjective(Objective):
     """Weighted matrix factorisation over *all* user-item pairs, without sampling.
 
@@ -145,6 +165,10 @@ class WMFObjective(Objective):
             raise ValueError(f"c0 must lie in (0, 1], got {c0}")
         self.c0 = c0
 
+    @classmethod
+    def create(cls, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> "WMFObjective":
+        return cls(reg, c0)
+
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
         csr = train.positives().to_csr()
@@ -156,7 +180,7 @@ class WMFObjective(Objective):
                    "pos_items": torch.as_tensor(csr.indices[np.repeat(starts, counts) + offsets].astype(np.int64),
                                                 device=device)}
 
-    def loss(self, model: "EmbeddingModel", batch: Batch) -> torch.Tensor:
+    def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
         p = user_emb[batch["users"]]                                        # [B, d]
         all_pairs = (p.T @ p * (item_emb.T @ item_emb)).sum()               # sum_u sum_i s_ui^2

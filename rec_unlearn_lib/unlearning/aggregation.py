@@ -33,21 +33,19 @@ the sub-models frozen, plus ``agg_reg / 2 * ||Theta||^2`` on their parameters (E
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from ..models.base import EmbeddingScorer, Recommender, Scorer
+from ..models.base import InnerProductModel
+from ..registry import Registry
 
 if TYPE_CHECKING:
     from ..models.objectives import Batch, Objective
 
-AGGREGATIONS: tuple[str, ...] = ("mean", "static", "attention")
 
-
-class FrozenEmbeddings(Recommender):
+class FrozenEmbeddings(InnerProductModel):
     """A recommender from fixed representations ``user_reps`` [U, d], ``item_reps`` [I, d] (e.g. one sub-model)."""
 
     name = "frozen"
@@ -57,11 +55,11 @@ class FrozenEmbeddings(Recommender):
         self.register_buffer("user_reps", user_reps.detach().clone())
         self.register_buffer("item_reps", item_reps.detach().clone())
 
-    def scorer(self) -> Scorer:
-        return EmbeddingScorer(self.user_reps, self.item_reps)
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.user_reps, self.item_reps
 
 
-class Aggregator(Recommender):
+class Aggregator(InnerProductModel):
     """Base class of the aggregators: frozen sub-model representations, masked where unseen.
 
     Args:
@@ -84,13 +82,12 @@ class Aggregator(Recommender):
         self.register_buffer("user_seen", user_seen)
         self.register_buffer("item_seen", item_seen)
 
-    @abstractmethod
-    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Aggregated ``(users [U, d'], items [I, d'])``; scores are their inner products."""
-
-    def scorer(self) -> Scorer:
-        with torch.no_grad():
-            return EmbeddingScorer(*self.representations())
+    @classmethod
+    def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
+               item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
+               attention_size: int = 32, generator: torch.Generator | None = None) -> "Aggregator":
+        """The aggregator from the sharding settings it uses (parameter-free ones ignore the last two)."""
+        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
 
     def penalty(self) -> torch.Tensor:
         """``1/2 * sum of squared parameters`` (0 for parameter-free aggregators)."""
@@ -99,13 +96,17 @@ class Aggregator(Recommender):
     def loss(self, batch: "Batch") -> torch.Tensor:
         if self.objective is None:
             raise TypeError(f"{type(self).__name__} has no objective: it is not trained")
-        return self.objective.loss(self, batch) + self.agg_reg * self.penalty()  # type: ignore[arg-type]
+        return self.objective.loss(self, batch) + self.agg_reg * self.penalty()
 
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-node shard weights ``(users [K, U], items [K, I])`` of the aggregate (for plots)."""
         raise NotImplementedError
 
 
+AGGREGATIONS: Registry[type[Aggregator]] = Registry("aggregation")
+
+
+@AGGREGATIONS.register("mean", "the mean of the sub-models' scores, no training (SISA)")
 class MeanAggregator(Aggregator):
     """``s_ui = (1/K) sum_k s^k_ui``: the concatenation of ``p^k_u / sqrt(K)`` and ``q^k_i / sqrt(K)``. No training."""
 
@@ -121,6 +122,7 @@ class MeanAggregator(Aggregator):
         return (self.user_seen.float() / k, self.item_seen.float() / k)
 
 
+@AGGREGATIONS.register("static", "one learned weight per shard (GraphEraser)")
 class StaticAggregator(Aggregator):
     """``s_ui = sum_k w_k s^k_ui`` with one learned weight per shard, ``w = softmax(v)``, ``v`` starting at 0 (= mean)."""
 
@@ -140,6 +142,7 @@ class StaticAggregator(Aggregator):
         return (self.user_seen.float() * w, self.item_seen.float() * w)
 
 
+@AGGREGATIONS.register("attention", "learned transfers and per-node attention over the shards (RecEraser)")
 class AttentionAggregator(Aggregator):
     """RecEraser's attention-based adaptive aggregation (Eq. 5-7).
 
@@ -158,18 +161,27 @@ class AttentionAggregator(Aggregator):
 
     name = "attention"
 
-    def __init__(self, *args, attention_size: int = 32, **kwargs) -> None:
+    def __init__(self, *args, attention_size: int = 32, generator: torch.Generator | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         k, d, size = self.num_shards, self.emb_dim, attention_size
         self.transfer_w = nn.Parameter(torch.eye(d).repeat(k, 1, 1))
         self.transfer_b = nn.Parameter(torch.zeros(k, d))
         std = math.sqrt(2.0 / (size + d))
-        self.user_att_w = nn.Parameter(nn.init.trunc_normal_(torch.empty(d, size), std=std, a=-2 * std, b=2 * std))
+        self.user_att_w = nn.Parameter(nn.init.trunc_normal_(torch.empty(d, size), std=std, a=-2 * std, b=2 * std,
+                                                             generator=generator))
         self.user_att_b = nn.Parameter(torch.zeros(size))
         self.user_att_h = nn.Parameter(torch.full((size,), 0.01))
-        self.item_att_w = nn.Parameter(nn.init.trunc_normal_(torch.empty(d, size), std=std, a=-2 * std, b=2 * std))
+        self.item_att_w = nn.Parameter(nn.init.trunc_normal_(torch.empty(d, size), std=std, a=-2 * std, b=2 * std,
+                                                             generator=generator))
         self.item_att_b = nn.Parameter(torch.zeros(size))
         self.item_att_h = nn.Parameter(torch.full((size,), 0.01))
+
+    @classmethod
+    def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
+               item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
+               attention_size: int = 32, generator: torch.Generator | None = None) -> "AttentionAggregator":
+        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
+                   generator=generator)
 
     def _aggregate(self, reps: torch.Tensor, seen: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
                    h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,13 +214,10 @@ class AttentionAggregator(Aggregator):
 
 def make_aggregator(name: str, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                     item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-                    attention_size: int = 32) -> Aggregator:
-    """An aggregator by name (``mean``, ``static`` or ``attention``) over stacked sub-model representations."""
-    if name == "mean":
-        return MeanAggregator(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
-    if name == "static":
-        return StaticAggregator(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
-    if name == "attention":
-        return AttentionAggregator(user_reps, item_reps, user_seen, item_seen, objective, agg_reg,
-                                   attention_size=attention_size)
-    raise ValueError(f"unknown aggregation {name!r}; choose one of {', '.join(AGGREGATIONS)}")
+                    attention_size: int = 32, generator: torch.Generator | None = None) -> Aggregator:
+    """An aggregator of :data:`AGGREGATIONS` by name over stacked sub-model representations.
+
+    ``generator`` draws the initial parameters of trained aggregators (``None``: torch's global one).
+    """
+    return AGGREGATIONS[name].create(user_reps, item_reps, user_seen, item_seen, objective, agg_reg,
+                                     attention_size, generator)

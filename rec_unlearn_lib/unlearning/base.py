@@ -15,19 +15,22 @@ earlier are never modified in place.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, ClassVar
 
 import numpy as np
+import torch
 
-from ..config import default_device, synchronize
+from ..config import Runtime
 from ..forget import ForgetRequest
 from ..interactions import Interactions
+from ..models import MODELS
 from ..models.base import Recommender
+from ..registry import Registry
+from ..settings import BackboneSettings, backbone_settings
 from ..splits import Split
-from ..training import resolve_settings
+from ..timing import timed
 
 
 @dataclass
@@ -58,36 +61,57 @@ class UnlearnResult:
                 "breakdown": dict(self.breakdown), "num_forgotten": self.num_forgotten}
 
 
-def check_backbone(name: str) -> None:
-    if name == "pop":
-        raise ValueError("the popularity baseline has no training to unlearn; choose mf, bpr, wmf or lightgcn")
+def check_backbone(name: str) -> str:
+    """``name`` if it is a registered backbone that is trained (so that there is something to unlearn)."""
+    if MODELS[name].objective is None:
+        raise ValueError(f"the {name!r} baseline has no training to unlearn; choose a trained backbone")
+    return name
 
 
 class UnlearningMethod(ABC):
     """Base class: fit on training data, score through :attr:`model`, :meth:`forget` requests.
 
     Args:
-        backbone: ``mf``, ``bpr``, ``wmf`` or ``lightgcn``.
-        profile: ``quick`` or ``full`` (default ``$REC_UNLEARN_PROFILE``): the backbone's settings.
-        seed: seeds every initialisation and every epoch's sampling.
-        device: ``cpu`` / ``cuda`` / ``None`` (GPU when available).
-        overrides: backbone settings that replace the profile's (e.g. ``emb_dim=32``).
+        backbone: a trained backbone of :data:`~rec_unlearn_lib.models.MODELS`.
+        profile, seed, device: resolved once into :attr:`runtime` (``None``: ``$REC_UNLEARN_PROFILE``,
+            the GPU when available).
+        settings: the backbone's settings (default: the profile's, :func:`~rec_unlearn_lib.settings.backbone_settings`).
+        overrides: fields of the settings that replace them (e.g. ``emb_dim=32``).
+
+    A subclass registered in :data:`METHODS` lists in :attr:`options` the keyword arguments of
+    its own that the command line may pass, and reports them in :meth:`describe`.
     """
 
     name = "method"
+    options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, backbone: str = "bpr", profile: str | None = None, seed: int = 0,
-                 device: str | None = None, **overrides: Any) -> None:
-        self.backbone = backbone
-        self.profile = profile
-        self.seed = seed
-        self.device = default_device(device)
-        check_backbone(backbone)
-        self.settings = resolve_settings(backbone, profile, overrides)
+                 device: str | torch.device | None = None, *, settings: BackboneSettings | None = None,
+                 **overrides: Any) -> None:
+        self.backbone = check_backbone(backbone)
+        self.runtime = Runtime.resolve(profile, seed, device)
+        base = backbone_settings(backbone, self.runtime.profile) if settings is None else settings
+        self.settings: BackboneSettings = base.replace(**overrides)
         self._split: Split | None = None
         self._train: Interactions | None = None
         self._model: Recommender | None = None
         self.fit_seconds: dict[str, float] = {}
+
+    @property
+    def profile(self) -> str:
+        return self.runtime.profile
+
+    @property
+    def seed(self) -> int:
+        return self.runtime.seed
+
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
+
+    def describe(self) -> dict[str, Any]:
+        """The method's own configuration (its :attr:`options`), JSON-friendly; empty for Retrain."""
+        return {}
 
     # ------------------------------------------------------------------ state
     def _fitted(self, value: Any) -> Any:
@@ -126,12 +150,9 @@ class UnlearningMethod(ABC):
         if len(rows) == 0:
             return UnlearnResult(self.name, self.model, 0.0, str(self.device), {"shards": [], "parameters": "none"},
                                  {}, 0)
-        synchronize(self.device)
-        start = time.perf_counter()
-        touched, breakdown = self._forget_rows(rows)
-        synchronize(self.device)
-        seconds = time.perf_counter() - start
-        return UnlearnResult(self.name, self.model, seconds, str(self.device), touched, breakdown, len(rows))
+        with timed(self.device) as clock:
+            touched, breakdown = self._forget_rows(rows)
+        return UnlearnResult(self.name, self.model, clock.seconds, str(self.device), touched, breakdown, len(rows))
 
     @abstractmethod
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
@@ -145,3 +166,17 @@ class UnlearningMethod(ABC):
 def one_at_a_time(request: ForgetRequest) -> list[ForgetRequest]:
     """The request split into single-interaction requests (same order)."""
     return [ForgetRequest(request.users[j:j + 1], request.items[j:j + 1], request.kind) for j in range(len(request))]
+
+
+METHODS: Registry[type[UnlearningMethod]] = Registry("unlearning method")
+"""The unlearning methods by name; a method joins the command line and the study by registering here."""
+
+
+def _forget_batch(method: UnlearningMethod, request: ForgetRequest) -> list[UnlearnResult]:
+    return [method.forget(request)]
+
+
+MODES: Registry[Callable[[UnlearningMethod, ForgetRequest], list[UnlearnResult]]] = Registry("mode")
+MODES.add("batch", _forget_batch, "the request is erased in one call (IFRU)")
+MODES.add("sequential", UnlearningMethod.forget_sequentially,
+          "one interaction at a time, each call timed (RecEraser's Table 4)")

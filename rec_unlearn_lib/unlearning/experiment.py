@@ -1,4 +1,9 @@
-"""One unlearning experiment end to end: fit, forget, retrain, evaluate (what ``python -m rec_unlearn_lib unlearn`` runs).
+"""Measuring forgetting: erase a request from a fitted method, evaluate, compare with Retrain.
+
+* :func:`measure_forgetting` works on an already fitted method: it evaluates the model, erases
+  the request in one of the :data:`~.base.MODES`, evaluates again and (optionally) trains the
+  Retrain reference on what is left, timing everything on the method's device;
+* :func:`unlearning_experiment` fits the method first (what ``python -m rec_unlearn_lib unlearn`` runs).
 
 Two settings of forgetting, which the papers disagree on:
 
@@ -7,73 +12,106 @@ Two settings of forgetting, which the papers disagree on:
 * ``sequential`` (RecEraser Table 4): they are erased one at a time, each retraining its shard
   and then the aggregator; the reported ``unlearn`` seconds are the mean per deletion.
 
-Retrain (the reference) is trained from scratch on ``D \\ D_f`` with the same backbone, settings
-and seed. All models are evaluated on the same test data with the full training set masked.
+Retrain (the reference) is trained from scratch on ``D \\ D_f`` (the method's training data after
+forgetting) with the same backbone, settings and seed. All models are evaluated on the same test
+data with the full training set masked.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ..config import synchronize
 from ..evaluation import evaluate
 from ..forget import ForgetRequest
 from ..splits import Split
-from .base import UnlearningMethod
+from ..timing import timed
+from .base import MODES, UnlearningMethod, UnlearnResult
 from .retrain import Retrain
 
-MODES: tuple[str, ...] = ("batch", "sequential")
 
+@dataclass
+class ForgettingReport:
+    """What forgetting one request cost and changed.
 
-def unlearning_experiment(method: UnlearningMethod, split: Split, request: ForgetRequest,
-                          mode: str = "batch") -> dict[str, Any]:
-    """Fit ``method`` on ``split.train``, erase ``request``, compare with Retrain on ``D \\ D_f``.
-
-    Returns:
-        ``{"method", "metrics": {"original", "unlearned", "retrain"}, "seconds": {"fit", "unlearn",
-        "retrain", ...}, "touched": {...}, "forget": {...}}``: metrics are flat dicts of metric to value
-        on ``split.test``; ``seconds.unlearn`` is the whole call (``batch``) or the mean per deletion
-        (``sequential``, with ``unlearn_total``); ``seconds.shards`` / ``seconds.aggregator`` split it
-        for sharded methods.
+    Attributes:
+        method: the method's name; mode: ``batch`` or ``sequential``.
+        results: one :class:`~.base.UnlearnResult` per ``forget`` call (one, or one per interaction).
+        metrics: ``original``, ``unlearned`` and (when measured) ``retrain``: flat dicts of test metrics.
+        seconds: ``unlearn`` (per call: the whole request in ``batch``, the mean per deletion in
+            ``sequential``, with ``unlearn_total``), the mean seconds of each phase of the breakdown
+            (e.g. ``shards``, ``aggregator``), ``retrain`` when measured and ``fit`` when fitted here.
+        device: where it ran.
+        describe: the method's own configuration (:meth:`~.base.UnlearningMethod.describe`).
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    synchronize(method.device)
-    start = time.perf_counter()
-    method.fit(split)
-    synchronize(method.device)
-    fit_seconds = time.perf_counter() - start
+
+    method: str
+    mode: str
+    results: list[UnlearnResult]
+    metrics: dict[str, dict[str, float]]
+    seconds: dict[str, float]
+    device: str
+    describe: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_forgotten(self) -> int:
+        return sum(r.num_forgotten for r in self.results)
+
+    def timings(self) -> pd.DataFrame:
+        """One row per ``forget`` call: ``method``, ``call``, ``shards touched``, each phase and ``total`` seconds."""
+        return pd.DataFrame([{"method": self.method, "call": j, "shards touched": r.touched.get("shards", []),
+                              **r.breakdown, "total": r.seconds} for j, r in enumerate(self.results)])
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly dict (what the command line prints)."""
+        shards = sorted({k for r in self.results for k in r.touched.get("shards", [])})
+        return {"method": self.method, **self.describe, "metrics": self.metrics, "seconds": self.seconds,
+                "touched": {"shards": shards, "requests": len(self.results)},
+                "forget": {"count": self.num_forgotten, "mode": self.mode}, "device": self.device}
+
+
+def measure_forgetting(method: UnlearningMethod, request: ForgetRequest, mode: str = "batch",
+                       retrain: bool = True) -> ForgettingReport:
+    """Erase ``request`` from the fitted ``method`` in ``mode``; evaluate before and after.
+
+    Args:
+        method: a fitted method (its state moves forward: afterwards it has forgotten ``request``).
+        request: interactions of the method's current training data.
+        mode: a name of :data:`~.base.MODES`.
+        retrain: also fit the Retrain reference on the remaining data and time it (for a
+            :class:`~.retrain.Retrain` in ``batch`` mode the method *is* the reference).
+    """
+    run = MODES[mode]
+    split: Split = method.split
     original = evaluate(method.model, split, "test")
-    results = [method.forget(request)] if mode == "batch" else method.forget_sequentially(request)
-    unlearned = evaluate(method.model, split, "test")
+    results = run(method, request)
+    metrics = {"original": original, "unlearned": evaluate(method.model, split, "test")}
     total = float(sum(r.seconds for r in results))
-    seconds: dict[str, float] = {"fit": fit_seconds, "unlearn": total / len(results)}
+    seconds: dict[str, float] = {"unlearn": total / len(results)}
     if mode == "sequential":
         seconds["unlearn_total"] = total
     for phase in sorted({p for r in results for p in r.breakdown}):
         seconds[phase] = float(np.mean([r.breakdown.get(phase, 0.0) for r in results]))
-    if isinstance(method, Retrain) and mode == "batch":
-        retrain_metrics, seconds["retrain"] = unlearned, seconds["unlearn"]
-    else:
-        reference = Retrain(method.backbone, method.profile, method.seed, str(method.device), **_overrides(method))
-        synchronize(method.device)
-        start = time.perf_counter()
-        reference.fit(split, request.split(split.train)[0])
-        synchronize(method.device)
-        seconds["retrain"] = time.perf_counter() - start
-        retrain_metrics = evaluate(reference.model, split, "test")
-    shards = sorted({k for r in results for k in r.touched.get("shards", [])})
-    return {"method": method.name, "metrics": {"original": original, "unlearned": unlearned, "retrain": retrain_metrics},
-            "seconds": seconds, "touched": {"shards": shards, "requests": len(results)},
-            "forget": {"count": len(request), "mode": mode}, "device": str(method.device)}
+    if retrain and isinstance(method, Retrain) and mode == "batch":
+        metrics["retrain"], seconds["retrain"] = metrics["unlearned"], seconds["unlearn"]
+    elif retrain:
+        reference = Retrain(method.backbone, method.profile, method.seed, method.device, settings=method.settings)
+        with timed(method.device) as clock:
+            reference.fit(split, method.train)
+        seconds["retrain"] = clock.seconds
+        metrics["retrain"] = evaluate(reference.model, split, "test")
+    return ForgettingReport(method.name, mode, results, metrics, seconds, str(method.device), method.describe())
 
 
-def _overrides(method: UnlearningMethod) -> dict[str, Any]:
-    """The method's backbone settings that differ from its profile's (so Retrain uses the same ones)."""
-    from ..config import backbone_settings
-
-    base = backbone_settings(method.backbone, method.profile)
-    return {k: v for k, v in method.settings.items() if base.get(k, object()) != v}
+def unlearning_experiment(method: UnlearningMethod, split: Split, request: ForgetRequest,
+                          mode: str = "batch") -> ForgettingReport:
+    """Fit ``method`` on ``split.train``, then :func:`measure_forgetting` (with Retrain); ``seconds.fit`` is added."""
+    MODES.check(mode)
+    with timed(method.device) as clock:
+        method.fit(split)
+    report = measure_forgetting(method, request, mode)
+    report.seconds = {"fit": clock.seconds, **report.seconds}
+    return report

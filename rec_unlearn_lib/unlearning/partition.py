@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..interactions import Interactions
-
-PARTITIONS: tuple[str, ...] = ("random", "ubp", "ibp", "inbp")
-UNITS = {"random": "interaction", "ubp": "user", "ibp": "item", "inbp": "interaction"}
+from ..interactions import Interactions, keep_mask
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,7 @@ class Partition:
 
     def remove(self, rows: np.ndarray) -> "Partition":
         """The partition of the training data without rows ``rows`` (other rows keep their shard)."""
-        keep = np.ones(len(self.assignment), dtype=bool)
-        keep[rows] = False
-        assignment = self.assignment[keep]
+        assignment = self.assignment[keep_mask(len(self.assignment), rows)]
         sizes = self.unit_sizes if self.unit != "interaction" else np.bincount(assignment, minlength=self.num_shards)
         return Partition(self.method, assignment, self.num_shards, self.unit, self.max_size, sizes, self.rounds,
                          self.converged, self.shifts, self.seed)
@@ -207,7 +204,7 @@ def balanced_partition(train: Interactions, method: str, user_emb: np.ndarray, i
         emb = (user_emb if method == "ubp" else item_emb)[units]
         n = len(units)
     if n < num_shards:
-        raise ValueError(f"cannot make {num_shards} shards from {n} {UNITS[method]}s")
+        raise ValueError(f"cannot make {num_shards} shards from {n} {PARTITIONS[method].unit}s")
     capacity = max_shard_size(n, num_shards, max_size_factor)
     first = rng.choice(n, size=num_shards, replace=False)
     if method == "inbp":
@@ -246,24 +243,52 @@ def balanced_partition(train: Interactions, method: str, user_emb: np.ndarray, i
         lookup = np.full(train.num_users if method == "ubp" else train.num_items, -1, dtype=np.int64)
         lookup[units] = assign
         row_shard = lookup[train.users if method == "ubp" else train.items]
-    return Partition(method, row_shard, num_shards, UNITS[method], capacity, unit_sizes, done, converged, shifts, seed)
+    return Partition(method, row_shard, num_shards, PARTITIONS[method].unit, capacity, unit_sizes, done, converged,
+                     shifts, seed)
+
+
+PartitionBuilder = Callable[[Interactions, str, int, "np.ndarray | None", "np.ndarray | None", float, int, int],
+                            Partition]
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """A registered partition: the unit it balances and its builder
+    ``(train, method, num_shards, user_emb, item_emb, max_size_factor, rounds, seed) -> Partition``."""
+
+    unit: str
+    build: PartitionBuilder
+
+
+def _random(train: Interactions, method: str, num_shards: int, user_emb: np.ndarray | None,
+            item_emb: np.ndarray | None, max_size_factor: float, rounds: int, seed: int) -> Partition:
+    return random_partition(train, num_shards, seed)
+
+
+def _balanced(train: Interactions, method: str, num_shards: int, user_emb: np.ndarray | None,
+              item_emb: np.ndarray | None, max_size_factor: float, rounds: int, seed: int) -> Partition:
+    if user_emb is None or item_emb is None:
+        raise ValueError(f"the {method} partition needs pre-trained user and item embeddings")
+    return balanced_partition(train, method, user_emb, item_emb, num_shards, max_size_factor, rounds, seed)
+
+
+PARTITIONS: Registry[PartitionSpec] = Registry("partition")
+PARTITIONS.add("random", PartitionSpec("interaction", _random), "interactions shuffled and cut into K parts (SISA)")
+PARTITIONS.add("ubp", PartitionSpec("user", _balanced), "user-based balanced partition (RecEraser)")
+PARTITIONS.add("ibp", PartitionSpec("item", _balanced), "item-based balanced partition (RecEraser)")
+PARTITIONS.add("inbp", PartitionSpec("interaction", _balanced), "interaction-based balanced partition (RecEraser)")
 
 
 def make_partition(train: Interactions, method: str = "inbp", num_shards: int = 10,
                    user_emb: np.ndarray | None = None, item_emb: np.ndarray | None = None,
                    max_size_factor: float = 1.2, rounds: int = 50, seed: int = 0) -> Partition:
-    """A partition by name: ``random`` needs no embeddings; ``ubp``, ``ibp``, ``inbp`` need both."""
-    if method not in PARTITIONS:
-        raise ValueError(f"unknown partition {method!r}; choose one of {', '.join(PARTITIONS)}")
+    """A partition of :data:`PARTITIONS` by name (``random`` needs no embeddings; ``ubp``, ``ibp``, ``inbp`` do)."""
+    spec = PARTITIONS[method]
     if num_shards < 1:
         raise ValueError(f"num_shards must be positive, got {num_shards}")
     if len(train) < num_shards:
         raise ValueError(f"cannot cut {len(train)} interactions into {num_shards} shards")
-    if method == "random":
-        return random_partition(train, num_shards, seed)
-    if user_emb is None or item_emb is None:
-        raise ValueError(f"the {method} partition needs pre-trained user and item embeddings")
-    return balanced_partition(train, method, user_emb, item_emb, num_shards, max_size_factor, rounds, seed)
+    return spec.build(train, method, num_shards, user_emb, item_emb, max_size_factor, rounds, seed)
 
 
 def history_concentration(train: Interactions, partition: Partition) -> pd.DataFrame:

@@ -8,18 +8,20 @@ unlearning should reach, its time is what approximate or sharded methods should 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from ..config import synchronize
 from ..interactions import Interactions
+from ..models.base import Recommender
+from ..settings import make_backbone
 from ..splits import Split
-from ..training import TrainResult, fit, make_backbone, train_config
-from .base import UnlearningMethod
+from ..timing import timed
+from ..training import TrainResult, fit
+from .base import METHODS, UnlearningMethod
 
 
+@METHODS.register("retrain", "train the backbone from scratch on the remaining data: exact, the reference")
 class Retrain(UnlearningMethod):
     """Train the backbone on all training data; forget by training again from scratch on the rest.
 
@@ -31,23 +33,18 @@ class Retrain(UnlearningMethod):
     def fit(self, split: Split, train: Interactions | None = None) -> "Retrain":
         self._split = split
         self._train = split.train if train is None else train
-        synchronize(self.device)
-        start = time.perf_counter()
-        self._model, self.result = self._train_on(self._train)
-        synchronize(self.device)
-        self.fit_seconds = {"total": time.perf_counter() - start}
+        with timed(self.device) as clock:
+            self._model, self.result = self._train_on(self._train)
+        self.fit_seconds = {"total": clock.seconds}
         return self
 
-    def _train_on(self, train: Interactions) -> tuple[Any, TrainResult]:
+    def _train_on(self, train: Interactions) -> tuple[Recommender, TrainResult]:
         model = make_backbone(self.backbone, self.split.num_users, self.split.num_items, self.settings, self.seed)
-        result = fit(model, self.split, train_config(self.settings, self.seed, self.device), train)
+        result = fit(model, self.split, self.settings.train_config(self.seed, self.device), train)
         return model, result
 
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
-        keep = np.ones(len(self.train), dtype=bool)
-        keep[rows] = False
-        self._train = self.train.subset(keep)
-        start = time.perf_counter()
-        self._model, self.result = self._train_on(self._train)
-        synchronize(self.device)
-        return {"parameters": "all", "shards": []}, {"retrain": time.perf_counter() - start}
+        self._train = self.train.drop(rows)
+        with timed(self.device) as clock:
+            self._model, self.result = self._train_on(self._train)
+        return {"parameters": "all", "shards": []}, {"retrain": clock.seconds}

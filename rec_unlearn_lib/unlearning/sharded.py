@@ -23,20 +23,23 @@ after a deletion; strictly, the *assignment* of the remaining rows still depends
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 
-from ..config import set_seed, sharding_settings, synchronize
+from ..config import torch_generator
 from ..interactions import Interactions
-from ..models import DEFAULT_OBJECTIVE, make_objective
+from ..models import MODELS, make_objective
+from ..models.base import InnerProductModel, Recommender
+from ..settings import BackboneSettings, ShardingSettings, TrainConfig, backbone_settings, make_backbone, \
+    sharding_settings
 from ..splits import Split
-from ..training import TrainConfig, fit, make_backbone, resolve_settings, train_config
+from ..timing import timed
+from ..training import fit
 from .aggregation import AGGREGATIONS, Aggregator, FrozenEmbeddings, make_aggregator
-from .base import UnlearningMethod
+from .base import METHODS, UnlearningMethod
 from .partition import PARTITIONS, Partition, make_partition
 
 ShardMap = Callable[[Callable[["ShardJob"], "SubModel"], Iterable["ShardJob"]], Iterable["SubModel"]]
@@ -63,12 +66,12 @@ class ShardJob:
 
     shard: int
     backbone: str
-    settings: dict[str, Any]
+    settings: BackboneSettings
     train: Interactions
     split: Split
     mask: Interactions
     seed: int
-    device: str
+    device: torch.device
 
 
 @dataclass
@@ -96,35 +99,38 @@ class SubModel:
         return FrozenEmbeddings(self.user_reps, self.item_reps)
 
 
+def frozen_representations(model: Recommender) -> tuple[torch.Tensor, torch.Tensor]:
+    """Detached CPU copies of ``model``'s final ``(users [U, d], items [I, d])`` representations."""
+    if not isinstance(model, InnerProductModel):
+        raise TypeError(f"{type(model).__name__} has no user and item representations to shard or partition")
+    with torch.no_grad():
+        users, items = model.representations()
+    return users.detach().cpu().clone(), items.detach().cpu().clone()
+
+
 def train_shard(job: ShardJob) -> SubModel:
     """Train one sub-model from scratch on its shard: the unit of work of the shard loop."""
-    device = torch.device(job.device)
-    synchronize(device)
-    start = time.perf_counter()
-    model = make_backbone(job.backbone, job.split.num_users, job.split.num_items, job.settings, job.seed)
-    result = fit(model, job.split, train_config(job.settings, job.seed, device), job.train, mask=job.mask)
-    with torch.no_grad():
-        users, items = model.representations()  # type: ignore[attr-defined]
-        users, items = users.detach().cpu().clone(), items.detach().cpu().clone()
-    synchronize(device)
+    with timed(job.device) as clock:
+        model = make_backbone(job.backbone, job.split.num_users, job.split.num_items, job.settings, job.seed)
+        result = fit(model, job.split, job.settings.train_config(job.seed, job.device), job.train, mask=job.mask)
+        users, items = frozen_representations(model)
     return SubModel(job.shard, users, items, job.train.user_counts() > 0, job.train.item_counts() > 0,
-                    time.perf_counter() - start, result.best_epoch, int(result.history["epoch"].max()))
+                    clock.seconds, result.best_epoch, int(result.history["epoch"].max()))
 
 
 def pretrained_embeddings(split: Split, train: Interactions | None = None, backbone: str = "wmf",
-                          profile: str | None = None, seed: int = 0, device: str | None = None,
+                          profile: str | None = None, seed: int = 0, device: str | torch.device | None = None,
                           **overrides: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(users [U, d], items [I, d])`` final representations of ``backbone`` trained on ``train``.
 
     RecEraser partitions on WMF embeddings (any backbone's are allowed).
     """
-    settings = resolve_settings(backbone, profile, overrides)
+    settings = backbone_settings(backbone, profile).replace(**overrides)
     train = split.train if train is None else train
     model = make_backbone(backbone, split.num_users, split.num_items, settings, seed)
-    fit(model, split, train_config(settings, seed, device), train)
-    with torch.no_grad():
-        users, items = model.representations()  # type: ignore[attr-defined]
-    return users.detach().cpu().numpy(), items.detach().cpu().numpy()
+    fit(model, split, settings.train_config(seed, device), train)
+    users, items = frozen_representations(model)
+    return users.numpy(), items.numpy()
 
 
 class ShardedUnlearning(UnlearningMethod):
@@ -132,59 +138,59 @@ class ShardedUnlearning(UnlearningMethod):
 
     Args:
         backbone: sub-model backbone (``mf``, ``bpr``, ``wmf``, ``lightgcn``).
-        num_shards: ``K``.
-        partition: ``random``, ``ubp``, ``ibp`` or ``inbp``.
-        aggregation: ``mean``, ``static`` or ``attention``.
-        profile, seed, device: as :class:`~.base.UnlearningMethod`.
+        num_shards: ``K`` (default: the profile's, :class:`~rec_unlearn_lib.settings.ShardingSettings`).
+        partition: a name of :data:`~.partition.PARTITIONS`.
+        aggregation: a name of :data:`~.aggregation.AGGREGATIONS`.
+        profile, seed, device, settings: as :class:`~.base.UnlearningMethod`.
         embeddings: ``(users, items)`` pre-trained embeddings for the balanced partitions; by
             default ``partition_backbone`` (WMF) is trained on the training data in :meth:`fit`.
         shard_map: how the shard jobs run (``map``: one after another).
-        sharding: overrides of :data:`~rec_unlearn_lib.config.SHARDING_SETTINGS` (e.g. ``rounds=10``).
+        sharding: overrides of the profile's :class:`~rec_unlearn_lib.settings.ShardingSettings` (e.g. ``rounds=10``).
         overrides: backbone settings (e.g. ``emb_dim=32``), shared by sub-models and Retrain.
     """
 
     name = "sharded"
+    options = ("num_shards", "partition", "aggregation", "sharding")
 
     def __init__(self, backbone: str = "bpr", num_shards: int | None = None, partition: str = "inbp",
                  aggregation: str = "attention", profile: str | None = None, seed: int = 0,
-                 device: str | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+                 device: str | torch.device | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None,
                  shard_map: ShardMap = map, sharding: dict[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__(backbone, profile, seed, device, **overrides)
-        if partition not in PARTITIONS:
-            raise ValueError(f"unknown partition {partition!r}; choose one of {', '.join(PARTITIONS)}")
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
-        self.sharding = sharding_settings(profile)
-        unknown = set(sharding or {}) - set(self.sharding)
-        if unknown:
-            raise ValueError(f"unknown sharding setting(s): {', '.join(sorted(unknown))}")
-        self.sharding.update(sharding or {})
-        self.num_shards = int(num_shards or self.sharding["num_shards"])  # type: ignore[arg-type]
-        if self.num_shards < 1:
-            raise ValueError(f"num_shards must be positive, got {self.num_shards}")
-        self.partition_method, self.aggregation = partition, aggregation
+        self.partition_method = PARTITIONS.check(partition)
+        self.aggregation = AGGREGATIONS.check(aggregation)
+        changes = dict(sharding or {})
+        if num_shards is not None:
+            changes["num_shards"] = num_shards
+        self.sharding: ShardingSettings = sharding_settings(self.profile).replace(**changes)
         self.embeddings = embeddings
         self.shard_map = shard_map
         self.partition: Partition | None = None
         self.submodels: list[SubModel] = []
+
+    @property
+    def num_shards(self) -> int:
+        return self.sharding.num_shards
+
+    def describe(self) -> dict[str, Any]:
+        return {"num_shards": self.num_shards, "partition": self.partition_method, "aggregation": self.aggregation}
 
     # ------------------------------------------------------------------ training
     def fit(self, split: Split, train: Interactions | None = None) -> "ShardedUnlearning":
         self._split = split
         self._train = split.train if train is None else train
         seconds: dict[str, float] = {}
-        start = time.perf_counter()
         if self.partition_method != "random" and self.embeddings is None:
-            extra = {} if self.sharding["partition_epochs"] is None else {"epochs": self.sharding["partition_epochs"]}
-            self.embeddings = pretrained_embeddings(split, self._train, str(self.sharding["partition_backbone"]),
-                                                    self.profile, self.seed, str(self.device), **extra)
-            seconds["embeddings"] = time.perf_counter() - start
-        start = time.perf_counter()
+            extra = {} if self.sharding.partition_epochs is None else {"epochs": self.sharding.partition_epochs}
+            with timed(self.device) as clock:
+                self.embeddings = pretrained_embeddings(split, self._train, self.sharding.partition_backbone,
+                                                        self.profile, self.seed, self.device, **extra)
+            seconds["embeddings"] = clock.seconds
         users, items = self.embeddings if self.embeddings is not None else (None, None)
-        self.partition = make_partition(self._train, self.partition_method, self.num_shards, users, items,
-                                        float(self.sharding["max_size_factor"]),  # type: ignore[arg-type]
-                                        int(self.sharding["rounds"]), self.seed)  # type: ignore[arg-type]
-        seconds["partition"] = time.perf_counter() - start
+        with timed(self.device) as clock:
+            self.partition = make_partition(self._train, self.partition_method, self.num_shards, users, items,
+                                            self.sharding.max_size_factor, self.sharding.rounds, self.seed)
+        seconds["partition"] = clock.seconds
         seconds["shards"], self.submodels = self._train_shards(range(self.num_shards))
         seconds["aggregator"], self._model = self._train_aggregator()
         self.fit_seconds = seconds
@@ -192,55 +198,44 @@ class ShardedUnlearning(UnlearningMethod):
 
     def shard_jobs(self, shards: Iterable[int]) -> list[ShardJob]:
         """The jobs that (re)train the given shards on their current data."""
-        assert self.partition is not None
-        return [ShardJob(k, self.backbone, dict(self.settings), self.train.subset(self.partition.rows(k)),
-                         self.split, self.train, shard_seed(self.seed, k), str(self.device)) for k in shards]
+        partition = self._fitted(self.partition)
+        return [ShardJob(k, self.backbone, self.settings, self.train.subset(partition.rows(k)),
+                         self.split, self.train, shard_seed(self.seed, k), self.device) for k in shards]
 
     def _train_shards(self, shards: Iterable[int]) -> tuple[float, list[SubModel]]:
-        synchronize(self.device)
-        start = time.perf_counter()
-        trained = list(self.shard_map(train_shard, self.shard_jobs(shards)))
-        synchronize(self.device)
-        return time.perf_counter() - start, trained
+        with timed(self.device) as clock:
+            trained = list(self.shard_map(train_shard, self.shard_jobs(shards)))
+        return clock.seconds, trained
 
     def aggregator_config(self) -> TrainConfig:
-        cfg = train_config(self.settings, self.seed, self.device)
-        cfg.epochs = int(self.sharding["agg_epochs"])  # type: ignore[arg-type]
-        cfg.patience = int(self.sharding["agg_patience"])  # type: ignore[arg-type]
-        cfg.eval_every = 1
-        if self.sharding["agg_lr"] is not None:
-            cfg.lr = float(self.sharding["agg_lr"])  # type: ignore[arg-type]
-        if self.sharding["agg_batch_size"] is not None:
-            cfg.batch_size = int(self.sharding["agg_batch_size"])  # type: ignore[arg-type]
-        return cfg
+        """The aggregator's training run: the backbone's, with the sharding settings' epochs, patience, lr, batch."""
+        base = self.settings.train_config(self.seed, self.device)
+        return base.replace(epochs=self.sharding.agg_epochs, patience=self.sharding.agg_patience, eval_every=1,
+                            lr=self.sharding.agg_lr or base.lr,
+                            batch_size=self.sharding.agg_batch_size or base.batch_size)
 
     def _train_aggregator(self) -> tuple[float, Aggregator]:
-        synchronize(self.device)
-        start = time.perf_counter()
-        subs = sorted(self.submodels, key=lambda s: s.shard)
-        objective = make_objective(str(self.settings.get("objective") or DEFAULT_OBJECTIVE[self.backbone]), 0.0,
-                                   int(self.settings["num_negatives"]), float(self.settings["c0"]))
-        set_seed(self.seed)
-        agg = make_aggregator(self.aggregation, torch.stack([s.user_reps for s in subs]),
-                              torch.stack([s.item_reps for s in subs]),
-                              torch.as_tensor(np.stack([s.user_seen for s in subs])),
-                              torch.as_tensor(np.stack([s.item_seen for s in subs])), objective,
-                              float(self.sharding["agg_reg"]), int(self.sharding["attention_size"]))  # type: ignore[arg-type]
-        agg.to(self.device)
-        self.aggregator_result = None
-        if any(p.requires_grad for p in agg.parameters()):
-            self.aggregator_result = fit(agg, self.split, self.aggregator_config(), self.train)
-        synchronize(self.device)
-        return time.perf_counter() - start, agg
+        with timed(self.device) as clock:
+            subs = sorted(self.submodels, key=lambda s: s.shard)
+            objective = make_objective(self.settings.objective or str(MODELS[self.backbone].objective), 0.0,
+                                       self.settings.num_negatives, self.settings.c0)
+            agg = make_aggregator(self.aggregation, torch.stack([s.user_reps for s in subs]),
+                                  torch.stack([s.item_reps for s in subs]),
+                                  torch.as_tensor(np.stack([s.user_seen for s in subs])),
+                                  torch.as_tensor(np.stack([s.item_seen for s in subs])), objective,
+                                  self.sharding.agg_reg, self.sharding.attention_size, torch_generator(self.seed))
+            agg.to(self.device)
+            self.aggregator_result = None
+            if any(p.requires_grad for p in agg.parameters()):
+                self.aggregator_result = fit(agg, self.split, self.aggregator_config(), self.train)
+        return clock.seconds, agg
 
     # ------------------------------------------------------------------ forgetting
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
-        assert self.partition is not None
-        shards = sorted(int(k) for k in np.unique(self.partition.assignment[rows]))
-        keep = np.ones(len(self.train), dtype=bool)
-        keep[rows] = False
-        self._train = self.train.subset(keep)
-        self.partition = self.partition.remove(rows)
+        partition = self._fitted(self.partition)
+        shards = sorted(int(k) for k in np.unique(partition.assignment[rows]))
+        self._train = self.train.drop(rows)
+        self.partition = partition.remove(rows)
         shard_seconds, retrained = self._train_shards(shards)
         by_shard = {s.shard: s for s in self.submodels}
         by_shard.update({s.shard: s for s in retrained})
@@ -251,20 +246,14 @@ class ShardedUnlearning(UnlearningMethod):
 
     def with_aggregation(self, aggregation: str) -> "ShardedUnlearning":
         """A copy with the same partition and sub-models and a new ``aggregation`` (only the aggregator is trained)."""
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
         other = copy.copy(self)
-        other.aggregation, other.submodels = aggregation, list(self.submodels)
+        other.aggregation, other.submodels = AGGREGATIONS.check(aggregation), list(self.submodels)
         seconds, other._model = other._train_aggregator()
         other.fit_seconds = {**self.fit_seconds, "aggregator": seconds}
         return other
 
-    def shard_sizes(self):
-        """Interactions, users and items per shard of the current training data (a DataFrame)."""
-        assert self.partition is not None
-        return self.partition.sizes(self.train)
 
-
+@METHODS.register("sisa", "random shards, one sub-model each, the mean of their scores (Bourtoule et al. 2021)")
 class SISA(ShardedUnlearning):
     """SISA (Bourtoule et al. 2021) for recommendation: random shards, mean of the sub-models' scores."""
 
@@ -275,6 +264,7 @@ class SISA(ShardedUnlearning):
         super().__init__(backbone, num_shards, partition, aggregation, **kwargs)
 
 
+@METHODS.register("receraser", "balanced shards (InBP) and attention aggregation (Chen et al. 2022)")
 class RecEraser(ShardedUnlearning):
     """RecEraser (Chen et al. 2022): balanced partition (InBP by default) and attention aggregation."""
 
