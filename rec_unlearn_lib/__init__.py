@@ -3,8 +3,9 @@
 Modules, each named for what it holds:
 
 - :mod:`~rec_unlearn_lib.registry` named choices (one :class:`~rec_unlearn_lib.registry.Registry` per kind);
-- :mod:`~rec_unlearn_lib.config` profiles (quick/full), seeds and devices, resolved once into a ``Runtime``;
-- :mod:`~rec_unlearn_lib.settings` backbone and sharding settings per profile (frozen dataclasses);
+- :mod:`~rec_unlearn_lib.config` seeds, devices and deterministic kernels;
+- :mod:`~rec_unlearn_lib.settings` profiles (quick/full) and the backbone and sharding settings they fix
+  (frozen dataclasses), resolved once per run into a ``Runtime``;
 - :mod:`~rec_unlearn_lib.timing` the one device-synchronised timer;
 - :mod:`~rec_unlearn_lib.sources` where data sets live (data root, download cache, checksums);
 - :mod:`~rec_unlearn_lib.data` parsers of the public layouts into dense-id :class:`Dataset`;
@@ -28,14 +29,15 @@ import importlib
 from types import ModuleType
 
 from . import influence, unlearning
-from .config import Runtime, default_device, get_profile, set_seed
+from .config import default_device, set_seed
 from .data import Dataset, MalformedDataError, load_dataset
 from .evaluation import evaluate
 from .forget import ForgetRequest, ForgetRequestError, attack
 from .interactions import Interactions
 from .models import build_model
 from .registry import Registry, UnknownChoiceError
-from .settings import BackboneSettings, ShardingSettings, TrainConfig, backbone_settings, sharding_settings
+from .settings import (BackboneSettings, Runtime, ShardingSettings, TrainConfig, backbone_settings, get_profile,
+                       sharding_settings)
 from .sources import DatasetNotFoundError, locate
 from .splits import Split, make_split
 from .synthetic import synthetic_dataset

@@ -15,17 +15,20 @@ import sys
 from typing import Any, Callable, Sequence
 
 from .bench import run_benchmark
-from .config import DEVICES, PROFILES, Runtime, default_dataset
-from .data import LOADERS, MalformedDataError, load_dataset
+from .config import DEVICES, check_seed
+from .data import MalformedDataError, load_dataset
 from .evaluation import evaluate
 from .forget import ForgetRequest
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
+from .settings import PROFILES, Runtime, default_dataset
+from .sources import SOURCES
 from .splits import PROTOCOLS, make_split
 from .timing import timed
 from .training import train_backbone
 from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, unlearning_experiment
 
+ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 METHOD_FLAGS = {"num_shards": "--shards", "partition": "--partition", "aggregation": "--aggregation"}
 """Method-specific command-line flags by the constructor option they set (see ``UnlearningMethod.options``)."""
 
@@ -38,10 +41,10 @@ def _positive_int(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
+    try:
+        return check_seed(int(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _ratio(text: str) -> float:
@@ -51,22 +54,25 @@ def _ratio(text: str) -> float:
     return value
 
 
-def _registry_type(registry: Registry) -> Callable[[str], str]:
-    """An argparse ``type`` that accepts the registry's names and words the error as the registry does."""
+def _registry_type(registry: Registry, normalise: Callable[[str], str] = str) -> Callable[[str], str]:
+    """An argparse ``type`` that accepts the registry's names (after ``normalise``) and words the error as the
+    registry does."""
     def parse(text: str) -> str:
         try:
-            return registry.check(text)
+            return registry.check(normalise(text))
         except UnknownChoiceError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     parse.__name__ = registry.kind
     return parse
 
 
-def _choice(parser: argparse.ArgumentParser, flag: str, registry: Registry, help: str = "", **kwargs: Any) -> None:
-    """Add an option whose value is a name of ``registry``; its help lists every entry's help line."""
+def _choice(parser: argparse.ArgumentParser, flag: str, registry: Registry, help: str = "",
+            normalise: Callable[[str], str] = str, **kwargs: Any) -> None:
+    """Add an option (or, for a ``flag`` without dashes, a positional) whose value is a name of ``registry``;
+    its help lists every entry's help line."""
     text = f"{help} ({registry.describe()})" if help else registry.describe()
-    parser.add_argument(flag, type=_registry_type(registry), choices=registry, help=text.replace("%", "%%"),
-                        **kwargs)
+    parser.add_argument(flag, type=_registry_type(registry, normalise), choices=registry,
+                        help=text.replace("%", "%%"), **kwargs)
 
 
 def _emit(obj: dict) -> None:
@@ -142,17 +148,18 @@ def _common(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
     """Options shared by the commands that train: data set, profile, seed, device, data root."""
     if dataset:
         defaults = ", ".join(f"{name}: {spec.dataset}" for name, spec in PROFILES.items())
-        _choice(parser, "--dataset", LOADERS, f"default by profile, {defaults}")
+        _choice(parser, "--dataset", SOURCES, f"default by profile, {defaults}")
         _choice(parser, "--protocol", PROTOCOLS, default="ranking")
-        _choice(parser, "--profile", PROFILES, "default: $REC_UNLEARN_PROFILE or quick", default=None)
+        _choice(parser, "--profile", PROFILES, "default: $REC_UNLEARN_PROFILE or quick",
+                normalise=lambda text: text.strip().lower(), default=None)
         parser.add_argument("--seed", type=_seed, default=0)
     _choice(parser, "--device", DEVICES, "default: the GPU when torch sees one", default=None)
-    parser.add_argument("--root", help="data root holding <root>/<dataset>/ "
-                                       "(default: $REC_UNLEARN_DATA, then the download cache)")
+    parser.add_argument("--root", help=ROOT_HELP)
 
 
 def _backbone_options(parser: argparse.ArgumentParser, models: Sequence[str]) -> None:
-    _choice(parser, "--model", MODELS.subset(models), required=True)
+    _choice(parser, "--model", MODELS if len(models) == len(MODELS) else MODELS.subset(models, "trained backbone"),
+            required=True)
     _choice(parser, "--objective", OBJECTIVES, "default: the backbone's own", default=None)
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override every maximum epoch count")
     parser.add_argument("--emb-dim", type=_positive_int, default=None, help="override the embedding size")
@@ -163,9 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     data = sub.add_parser("data", help="load a data set and print its sizes")
-    data.add_argument("dataset", type=_registry_type(LOADERS), choices=LOADERS, metavar="DATASET",
-                      help=LOADERS.describe())
-    data.add_argument("--root", help="data root holding <root>/<dataset>/")
+    _choice(data, "dataset", SOURCES, metavar="DATASET")
+    data.add_argument("--root", help=ROOT_HELP)
     data.set_defaults(func=cmd_data)
 
     train = sub.add_parser("train", help="train a backbone and print its test metrics")
@@ -174,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     bench = sub.add_parser("bench", help="seconds per training epoch and per full-ranking evaluation")
-    bench.add_argument("--datasets", nargs="+", default=["ml-100k", "receraser-ml-1m"], type=_registry_type(LOADERS),
-                       choices=LOADERS)
+    bench.add_argument("--datasets", nargs="+", default=["ml-100k", "receraser-ml-1m"], type=_registry_type(SOURCES),
+                       choices=SOURCES)
     bench.add_argument("--models", nargs="+", default=list(trainable_models()), type=_registry_type(MODELS),
                        choices=MODELS)
     bench.add_argument("--epochs", type=_positive_int, default=3, help="timed epochs per model (median reported)")

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from .interactions import Interactions
-from .registry import Registry
 from .sources import SOURCES, locate
 
 
@@ -242,7 +241,9 @@ def _read_ncf_negatives(path: Path) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
-_PARSERS: dict[str, Callable[[Path], Dataset]] = {
+# The parser of each data set of the registry :data:`~rec_unlearn_lib.sources.SOURCES` (one name, one entry
+# there: a test checks that every registered source has a parser here).
+PARSERS: dict[str, Callable[[Path], Dataset]] = {
     "ml-100k": _load_ml100k,
     "ml-1m": _load_ml1m,
     "receraser-ml-1m": _user_lines_loader("receraser-ml-1m"),
@@ -253,17 +254,13 @@ _PARSERS: dict[str, Callable[[Path], Dataset]] = {
     "gowalla": _user_lines_loader("gowalla"),
     "amazon-book": _user_lines_loader("amazon-book"),
 }
-LOADERS: Registry[Callable[[Path], Dataset]] = Registry("data set")
-for _name, _source in SOURCES.items():   # every registered source has exactly one parser
-    LOADERS.add(_name, _PARSERS[_name], _source.description)
-"""Dataset name -> parser of the folder that holds its files."""
 
 
 def load_dataset(name: str, root: str | Path | None = None, download: bool | None = None) -> Dataset:
     """Load a registered data set by name.
 
     Args:
-        name: one of :data:`LOADERS` (``ml-100k``, ``receraser-ml-1m``, ``lastfm``, ...).
+        name: one of :data:`~rec_unlearn_lib.sources.SOURCES` (``ml-100k``, ``receraser-ml-1m``, ``lastfm``, ...).
         root: a data root holding ``<root>/<name>/``; default ``$REC_UNLEARN_DATA``, then the cache.
         download: whether a missing data set may be downloaded (see :func:`rec_unlearn_lib.sources.locate`).
 
@@ -273,5 +270,5 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool | Non
             the message says which paths were searched and what to set.
         MalformedDataError: a file does not follow its layout.
     """
-    loader = LOADERS[name]
-    return loader(locate(name, root=root, download=download))
+    SOURCES.check(name)
+    return PARSERS[name](locate(name, root=root, download=download))

@@ -5,7 +5,7 @@ A chapter opens with three cells:
 1. the install cell, the same in every notebook (:func:`install_cell` is its text; it cannot
    import this library, which is what it installs in Colab);
 2. the parameters cell, UPPER_CASE values with the profile read by
-   :func:`~rec_unlearn_lib.config.get_profile`;
+   :func:`~rec_unlearn_lib.settings.get_profile`;
 3. ``RUN = rul.notebook.setup(PROFILE, SEED)``: seeds, picks the device, applies the book's
    figure style and prints the versions (:func:`setup`).
 
@@ -23,8 +23,9 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .config import Runtime, set_seed
+from .config import set_seed
 from .plots import use_book_style
+from .settings import Runtime
 
 REPOSITORY_URL = "https://github.com/rec-unlearn/rec-unlearn-book"
 """The book's repository: Colab installs the library from it (also ``repository.url`` in ``_config.yml``)."""
@@ -52,7 +53,7 @@ def setup(profile: str | None = None, seed: int = 0, device: str | torch.device 
     """Resolve and print the chapter's runtime, seed the global generators and set the figure style.
 
     Args:
-        profile, seed, device: see :class:`~rec_unlearn_lib.config.Runtime` (``None``: the
+        profile, seed, device: see :class:`~rec_unlearn_lib.settings.Runtime` (``None``: the
             environment's profile, the GPU when available).
         threads: torch's intra-op threads (``1`` for chapters of tiny problems: fastest and
             deterministic); ``None`` leaves torch's default.
@@ -68,10 +69,14 @@ def setup(profile: str | None = None, seed: int = 0, device: str | torch.device 
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:
-    """Record ``value`` under ``name`` for the book's ``{glue:text}`` roles; outside the book build, print it."""
+    """Record ``value`` under ``name`` for the book's ``{glue:text}`` roles and print ``name: value``.
+
+    The printed line is what a reader sees in JupyterLab or Colab, where ``{glue:text}`` is not
+    rendered; without ``myst_nb`` installed only the line is printed.
+    """
+    print(f"{name}: {value}")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        print(f"{name}: {value}")
         return
     myst_glue(name, value, display=display)

@@ -13,14 +13,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullFormatter
 
 PALETTE = "colorblind"
 
 _CB = sns.color_palette(PALETTE, 10).as_hex()
 COLORS: dict[str, str] = {
     # unlearning methods (and the model before forgetting): one colour each, across the whole book
-    "original": _CB[7], "retrain": _CB[0], "sisa": _CB[3], "receraser": _CB[1], "scif": _CB[4], "ifru": _CB[2],
-    "ubpr": _CB[9],
+    "original": _CB[7], "retrain": _CB[0], "sisa": _CB[4], "receraser": _CB[1], "scif": _CB[9], "ifru": _CB[2],
+    "ubpr": _CB[3],
     # backbones
     "pop": _CB[7], "mf": _CB[4], "bpr": _CB[0], "wmf": _CB[8], "lightgcn": _CB[2],
     # partitions, aggregations, solvers
@@ -187,5 +188,6 @@ def shard_sweep(sweep: pd.DataFrame, retrain_quality: float, retrain_seconds: fl
     axes[1].set(title="seconds to forget one interaction", xlabel="shards K", ylabel="seconds", xscale="log")
     for ax in axes:
         ax.set_xticks(counts, [str(k) for k in counts])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)
     return fig

@@ -40,8 +40,9 @@ class Registry(Generic[T]):
             choice in error messages.
         listed: whether :func:`all_registries` lists it (views made by :meth:`subset` are not).
 
-    Behaves as a read-only mapping: ``name in reg``, ``reg[name]``, ``list(reg)``, ``len(reg)``;
-    an unknown name raises :class:`UnknownChoiceError` (a ``ValueError``).
+    Reads like a mapping: ``name in reg``, ``reg[name]``, ``list(reg)``, ``len(reg)``, ``reg.items()``;
+    an unknown name raises :class:`UnknownChoiceError` (a ``ValueError``, not a ``KeyError``: it is
+    bad input, worded for the user).
     """
 
     def __init__(self, kind: str, *, listed: bool = True) -> None:
@@ -109,11 +110,11 @@ class Registry(Generic[T]):
 
     def describe(self) -> str:
         """``name: help; name: help; ...`` (the command line's help text)."""
-        return "; ".join(f"{name}: {text}" if text else name for name, text in self._help.items())
+        return "; ".join(f"{name}: {text.rstrip('.')}" if text else name for name, text in self._help.items())
 
-    def subset(self, names: Iterable[str]) -> "Registry[T]":
-        """A registry of some of these entries, same kind and help (e.g. the trainable backbones)."""
-        view: Registry[T] = Registry(self.kind, listed=False)
+    def subset(self, names: Iterable[str], kind: str | None = None) -> "Registry[T]":
+        """A registry of some of these entries with their help (e.g. the trained backbones), named ``kind``."""
+        view: Registry[T] = Registry(kind or self.kind, listed=False)
         for name in names:
             view.add(name, self[name], self.help(name))
         return view

@@ -1,5 +1,17 @@
-"""Settings per profile, as frozen dataclasses, and the functions that turn them into models and runs.
+"""Profiles and the settings they fix, as frozen dataclasses, resolved once per run.
 
+Every notebook and command runs in one of two *profiles* (the registry :data:`PROFILES`):
+
+``quick``
+    CPU, small data and few epochs; what CI and ``nbval`` run (minutes).
+``full``
+    The papers' scale, meant for one GPU.
+
+The profile is chosen by the ``REC_UNLEARN_PROFILE`` environment variable (or an explicit
+argument), never by editing code. A method or command resolves profile, seed and device once,
+into a frozen :class:`Runtime`: the environment is read in one place (:func:`get_profile`).
+
+* :class:`Profile`: what a profile fixes (its data set, backbone and sharding settings);
 * :class:`BackboneSettings`: a backbone's model and training settings (:func:`backbone_settings`
   gives a profile's, ``settings.replace(epochs=5)`` overrides one, unknown keys rejected);
 * :class:`TrainConfig`: what the trainer needs for one run (the settings plus seed and device);
@@ -13,16 +25,19 @@ Every value is set here once, per profile; notebooks and commands read them, nev
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import pandas as pd
 import torch
 
-from .config import default_device, get_profile, torch_generator
-from .models import MODELS, build_model
+from .config import check_seed, default_device, torch_generator
+from .models import MODELS, OBJECTIVES, build_model, trainable_models
 from .models.base import Recommender
-from .registry import Registry
+from .registry import Registry, UnknownChoiceError
+
+PROFILE_ENV = "REC_UNLEARN_PROFILE"
 
 OPTIMIZERS: Registry[type[torch.optim.Optimizer]] = Registry("optimizer")
 OPTIMIZERS.add("adam", torch.optim.Adam, "Adam (the book's default)")
@@ -34,7 +49,7 @@ class _Settings:
 
     kind: ClassVar[str] = "settings"
 
-    def replace(self, **changes: Any):
+    def replace(self, **changes: Any) -> Any:
         """A copy with ``changes`` applied.
 
         Raises:
@@ -46,7 +61,9 @@ class _Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """The fields as a JSON-friendly dict (a device as its name)."""
+        return {k: str(v) if isinstance(v, torch.device) else v
+                for k, v in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,7 @@ class TrainConfig(_Settings):
     patience: int = 3
     metric: str | None = None
     seed: int = 0
-    device: Any = None
+    device: torch.device | str | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -122,6 +139,11 @@ class BackboneSettings(_Settings):
     patience: int = 3
 
     def __post_init__(self) -> None:
+        if self.emb_dim < 1 or self.num_layers < 0 or self.num_negatives < 1 or self.reg < 0:
+            raise ValueError(f"need emb_dim >= 1, num_layers >= 0, num_negatives >= 1 and reg >= 0, got "
+                             f"{self.emb_dim}, {self.num_layers}, {self.num_negatives}, {self.reg}")
+        if self.objective is not None:
+            OBJECTIVES.check(self.objective)
         self.train_config(seed=0, device="cpu")  # validates the training fields now, not at the first epoch
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -132,53 +154,6 @@ class BackboneSettings(_Settings):
         """The :class:`TrainConfig` of these settings for one run."""
         return TrainConfig(seed=seed, device=device, progress=progress,
                            **{name: getattr(self, name) for name in self.TRAIN_FIELDS})
-
-
-_QUICK = BackboneSettings(emb_dim=64, epochs=30, lr=1e-2, batch_size=2048, reg=1e-4, eval_every=1, patience=3)
-_FULL = BackboneSettings(emb_dim=64, epochs=1000, lr=1e-3, batch_size=2048, reg=1e-4, eval_every=5, patience=10)
-
-PROFILE_SETTINGS: dict[str, BackboneSettings] = {"quick": _QUICK, "full": _FULL}
-"""Per profile, the settings every backbone starts from.
-
-``quick`` is tuned to run every backbone on ML-100K on 2 CPU cores in seconds; ``full``
-follows RecEraser's ML-1M runs (d = 64, 3 LightGCN layers, up to 1000 epochs, validation
-every 5 epochs with patience 10) with Adam at 1e-3.
-"""
-
-BACKBONE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {"wmf": {"reg": 0.0, "batch_size": 256, "lr": 3e-2},
-              "lightgcn": {"epochs": 20, "batch_size": 8192, "lr": 5e-2}},
-    "full": {"wmf": {"lr": 5e-3, "reg": 0.0, "batch_size": 256}},
-}
-"""Per profile and backbone, what differs from :data:`PROFILE_SETTINGS` (WMF's batches count
-users; quick LightGCN uses large batches: one graph propagation per 8192 triplets)."""
-
-
-def backbone_settings(model: str, profile: str | None = None) -> BackboneSettings:
-    """The settings of backbone ``model`` in ``profile`` (default ``$REC_UNLEARN_PROFILE``).
-
-    Raises:
-        UnknownChoiceError: unknown model or profile.
-    """
-    MODELS.check(model)
-    profile = get_profile(profile)
-    return PROFILE_SETTINGS[profile].replace(**BACKBONE_OVERRIDES[profile].get(model, {}))
-
-
-def settings_table(profile: str | None = None) -> pd.DataFrame:
-    """One row per trainable backbone, one column per setting, for ``profile``."""
-    rows = {name: backbone_settings(name, profile).as_dict() for name in MODELS if MODELS[name].objective}
-    return pd.DataFrame(rows).T
-
-
-def make_backbone(name: str, num_users: int, num_items: int, settings: BackboneSettings, seed: int) -> Recommender:
-    """A freshly initialised backbone ``name`` with ``settings``, initialised from its own generator.
-
-    The same ``(name, settings, seed)`` always gives the same initial parameters, whatever ran
-    before (no global generator is read or reseeded): the seed policy of every backbone, of
-    Retrain and of every sub-model.
-    """
-    return build_model(name, num_users, num_items, generator=torch_generator(seed), **settings.model_kwargs())
 
 
 @dataclass(frozen=True)
@@ -214,19 +189,113 @@ class ShardingSettings(_Settings):
     forget_count: int = 3
 
     def __post_init__(self) -> None:
-        if self.num_shards < 1:
-            raise ValueError(f"num_shards must be positive, got {self.num_shards}")
-        MODELS.check(self.partition_backbone)
+        if self.num_shards < 1 or self.rounds < 1 or self.max_size_factor < 1.0:
+            raise ValueError(f"need num_shards >= 1, rounds >= 1 and max_size_factor >= 1, got {self.num_shards}, "
+                             f"{self.rounds}, {self.max_size_factor}")
+        MODELS.subset(trainable_models(), "trained backbone").check(self.partition_backbone)
 
 
-SHARDING_SETTINGS: dict[str, ShardingSettings] = {
-    "quick": ShardingSettings(),
-    "full": ShardingSettings(agg_epochs=50, agg_patience=10, agg_batch_size=None, forget_count=100),
-}
-"""Per profile: SISA / RecEraser settings (RecEraser's official ML-1M runs in ``full``)."""
+@dataclass(frozen=True)
+class Profile:
+    """What a profile fixes.
+
+    Attributes:
+        dataset: the data set it trains on unless told otherwise.
+        backbone: the settings every backbone starts from.
+        overrides: per backbone, what differs from ``backbone``.
+        sharding: SISA's and RecEraser's settings.
+    """
+
+    dataset: str
+    backbone: BackboneSettings
+    overrides: dict[str, dict[str, Any]]
+    sharding: ShardingSettings
+
+
+PROFILES: Registry[Profile] = Registry("profile")
+PROFILES.add("quick", Profile(
+    "ml-100k",
+    BackboneSettings(emb_dim=64, epochs=30, lr=1e-2, batch_size=2048, reg=1e-4, eval_every=1, patience=3),
+    {"wmf": {"reg": 0.0, "batch_size": 256, "lr": 3e-2},            # WMF's batches count users
+     "lightgcn": {"epochs": 20, "batch_size": 8192, "lr": 5e-2}},   # one graph propagation per 8192 triplets
+    ShardingSettings()),
+    "CPU, small data (ML-100K), few epochs: minutes (the default)")
+PROFILES.add("full", Profile(
+    "receraser-ml-1m",
+    BackboneSettings(emb_dim=64, epochs=1000, lr=1e-3, batch_size=2048, reg=1e-4, eval_every=5, patience=10),
+    {"wmf": {"lr": 5e-3, "reg": 0.0, "batch_size": 256}},
+    ShardingSettings(agg_epochs=50, agg_patience=10, agg_batch_size=None, forget_count=100)),
+    "the papers' scale (RecEraser's ML-1M: d = 64, 3 LightGCN layers, up to 1000 epochs), meant for one GPU")
+
+
+def get_profile(profile: str | None = None) -> str:
+    """The active profile: ``profile`` if given, else ``$REC_UNLEARN_PROFILE``, else ``quick``.
+
+    Case and surrounding blanks are ignored (``" Full"`` is ``full``).
+
+    Raises:
+        UnknownChoiceError: the name is not one of :data:`PROFILES`.
+    """
+    name = profile if profile is not None else os.environ.get(PROFILE_ENV, "quick")
+    try:
+        return PROFILES.check(name.strip().lower())
+    except UnknownChoiceError as err:
+        raise UnknownChoiceError(f"{err} (argument or ${PROFILE_ENV})") from None
+
+
+def default_dataset(profile: str | None = None) -> str:
+    """The data set ``profile`` trains on unless told otherwise (ML-100K quick, RecEraser's ML-1M full)."""
+    return PROFILES[get_profile(profile)].dataset
+
+
+def backbone_settings(model: str, profile: str | None = None) -> BackboneSettings:
+    """The settings of backbone ``model`` in ``profile`` (default ``$REC_UNLEARN_PROFILE``).
+
+    Raises:
+        UnknownChoiceError: unknown model or profile.
+    """
+    MODELS.check(model)
+    spec = PROFILES[get_profile(profile)]
+    return spec.backbone.replace(**spec.overrides.get(model, {}))
+
+
+def settings_table(profile: str | None = None) -> pd.DataFrame:
+    """One row per trainable backbone, one column per setting, for ``profile``."""
+    rows = {name: backbone_settings(name, profile).as_dict() for name in MODELS if MODELS[name].objective}
+    return pd.DataFrame(rows).T
+
+
+def make_backbone(name: str, num_users: int, num_items: int, settings: BackboneSettings, seed: int) -> Recommender:
+    """A freshly initialised backbone ``name`` with ``settings``, initialised from its own generator.
+
+    The same ``(name, settings, seed)`` always gives the same initial parameters, whatever ran
+    before (no global generator is read or reseeded): the seed policy of every backbone, of
+    Retrain and of every sub-model.
+    """
+    return build_model(name, num_users, num_items, generator=torch_generator(seed), **settings.model_kwargs())
 
 
 def sharding_settings(profile: str | None = None) -> ShardingSettings:
-    """:data:`SHARDING_SETTINGS` of ``profile`` (default ``$REC_UNLEARN_PROFILE``)."""
-    return SHARDING_SETTINGS[get_profile(profile)]
+    """The SISA / RecEraser settings of ``profile`` (default ``$REC_UNLEARN_PROFILE``)."""
+    return PROFILES[get_profile(profile)].sharding
 
+
+@dataclass(frozen=True)
+class Runtime:
+    """Profile, seed and device of one run, resolved once.
+
+    Attributes:
+        profile: a name of :data:`PROFILES` (validated, lower case).
+        seed: non-negative; seeds every initialisation and every epoch's sampling.
+        device: a :class:`torch.device` that exists on this machine.
+    """
+
+    profile: str
+    seed: int
+    device: torch.device
+
+    @classmethod
+    def resolve(cls, profile: str | None = None, seed: int = 0,
+                device: str | torch.device | None = None) -> "Runtime":
+        """Read the environment where an argument is ``None`` (see :func:`get_profile`, :func:`default_device`)."""
+        return cls(get_profile(profile), check_seed(seed), default_device(device))

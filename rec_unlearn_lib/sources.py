@@ -259,10 +259,11 @@ _REGISTERED = (
     _lightgcn("amazon-book", "Amazon-Book reviews, NGCF/LightGCN 10-core split."),
 )
 
+# The data sets by name (what to download, which files must be there); their parsers are
+# rec_unlearn_lib.data.PARSERS.
 SOURCES: Registry[DatasetSource] = Registry("data set")
 for _source in _REGISTERED:
     SOURCES.add(_source.name, _source, _source.description)
-"""Registered data sets by name."""
 
 
 def default_cache_dir() -> Path:

@@ -16,7 +16,7 @@ protocol       split                                           metrics
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -25,7 +25,6 @@ from .interactions import Interactions
 from .registry import Registry
 from .sampling import negatives_without_replacement
 
-Protocol = Literal["ranking", "sampled", "labelled"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Split:
         seed: the seed that made the split.
     """
 
-    protocol: Protocol
+    protocol: str
     train: Interactions
     valid: Interactions
     test: Interactions

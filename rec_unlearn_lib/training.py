@@ -18,11 +18,11 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .config import Runtime, reproducible
+from .config import reproducible
 from .evaluation import evaluate
 from .interactions import Interactions
 from .models.base import Recommender
-from .settings import TrainConfig, backbone_settings, make_backbone
+from .settings import Runtime, TrainConfig, backbone_settings, make_backbone
 from .splits import PROTOCOLS, Split
 from .timing import timed
 

@@ -6,14 +6,19 @@ import argparse
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
 import rec_unlearn_lib as rul
 from rec_unlearn_lib.cli import build_parser, main
-from rec_unlearn_lib.config import PROFILES
+from rec_unlearn_lib.config import check_seed, default_device
 from rec_unlearn_lib.models import MODELS, OBJECTIVES, build_model, make_objective
 from rec_unlearn_lib.registry import Registry, UnknownChoiceError, all_registries
-from rec_unlearn_lib.settings import BACKBONE_OVERRIDES, PROFILE_SETTINGS, SHARDING_SETTINGS, backbone_settings
+from rec_unlearn_lib.data import PARSERS
+from rec_unlearn_lib.settings import (PROFILES, BackboneSettings, Profile, ShardingSettings, backbone_settings,
+                                      sharding_settings)
+from rec_unlearn_lib.sources import SOURCES
 from rec_unlearn_lib.unlearning import METHODS, make_method
 
 KINDS = {"model", "objective", "unlearning method", "partition", "aggregation", "mode", "protocol", "solver",
@@ -62,13 +67,19 @@ def test_registries_dispatch() -> None:
         assert method.name == name and type(method) is METHODS[name]
 
 
-def test_settings_cover_every_profile_and_backbone() -> None:
-    assert set(PROFILE_SETTINGS) == set(BACKBONE_OVERRIDES) == set(SHARDING_SETTINGS) == set(PROFILES)
-    for profile in PROFILES:
-        assert set(BACKBONE_OVERRIDES[profile]) <= set(MODELS)
-        for name in MODELS:
-            assert backbone_settings(name, profile).epochs >= 1
-    assert backbone_settings("bpr", " Full ").epochs == PROFILE_SETTINGS["full"].epochs
+def test_a_profile_is_one_entry() -> None:
+    for name, profile in PROFILES.items():
+        assert set(profile.overrides) <= set(MODELS)
+        for model in MODELS:
+            assert backbone_settings(model, name).epochs >= 1
+    assert backbone_settings("bpr", " Full ").epochs == PROFILES["full"].backbone.epochs
+    quick = PROFILES["quick"]
+    tiny = Profile("ml-100k", quick.backbone.replace(epochs=2), {"wmf": {"lr": 0.5}}, quick.sharding.replace(rounds=2))
+    with PROFILES.temporary("tiny", tiny):
+        assert backbone_settings("bpr", "tiny").epochs == 2 and backbone_settings("wmf", "tiny").lr == 0.5
+        assert sharding_settings("tiny").rounds == 2
+    with pytest.raises(UnknownChoiceError, match=r"unknown profile 'tiny'.*REC_UNLEARN_PROFILE"):
+        backbone_settings("bpr", "tiny")
     with pytest.raises(ValueError, match="unknown backbone setting"):
         backbone_settings("bpr", "quick").replace(epochz=3)
 
@@ -129,3 +140,25 @@ def test_help_lists_the_registries() -> None:
     top = subprocess.run([sys.executable, "-m", "rec_unlearn_lib", "--help"], capture_output=True, text=True,
                          timeout=120)
     assert top.returncode == 0 and all(c in top.stdout for c in ("data", "train", "bench", "unlearn"))
+
+
+def test_devices_and_seeds_are_checked() -> None:
+    assert default_device("cpu") == torch.device("cpu")
+    with pytest.raises(UnknownChoiceError, match="unknown device 'mps'; choose one of cpu, cuda"):
+        default_device("mps")
+    for bad in (-1, True, "3", 1.5):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            check_seed(bad)
+    assert check_seed(np.int64(4)) == 4
+
+
+def test_every_data_set_has_a_parser_and_settings_are_checked_when_made() -> None:
+    assert set(PARSERS) == set(SOURCES)
+    with pytest.raises(UnknownChoiceError, match="unknown objective 'zzz'"):
+        BackboneSettings(objective="zzz")
+    with pytest.raises(ValueError, match="emb_dim >= 1"):
+        BackboneSettings(emb_dim=0)
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        ShardingSettings(rounds=0)
+    with pytest.raises(UnknownChoiceError, match="unknown trained backbone 'pop'"):
+        ShardingSettings(partition_backbone="pop")

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rec_unlearn_lib.config import Runtime
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
-from rec_unlearn_lib.settings import backbone_settings
+from rec_unlearn_lib.settings import Runtime, backbone_settings
 from rec_unlearn_lib.splits import random_split
 from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, ForgettingReport, MeanAggregator, RecEraser,
                                         Retrain, SISA, ShardedUnlearning, StaticAggregator, UnlearnResult,

@@ -81,6 +81,8 @@ class Objective(ABC):
         """``reg/2 * ||ego rows of the batch||^2 / batch size`` (0 without ``reg``: aggregators have no ego tables)."""
         if self.reg == 0.0:
             return torch.zeros((), device=users.device)
+        if not hasattr(model, "user_emb"):
+            raise TypeError(f"reg > 0 needs ego embedding tables; {type(model).__name__} has none")
         model = cast("EmbeddingModel", model)
         rows = [model.user_emb[users]] + [model.item_emb[i] for i in items]
         return self.reg * l2_of_rows(*rows) / len(users)

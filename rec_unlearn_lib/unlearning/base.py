@@ -22,13 +22,12 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from ..config import Runtime
 from ..forget import ForgetRequest
 from ..interactions import Interactions
-from ..models import MODELS
+from ..models import MODELS, trainable_models
 from ..models.base import Recommender
 from ..registry import Registry
-from ..settings import BackboneSettings, backbone_settings
+from ..settings import BackboneSettings, Runtime, backbone_settings
 from ..splits import Split
 from ..timing import timed
 
@@ -64,7 +63,8 @@ class UnlearnResult:
 def check_backbone(name: str) -> str:
     """``name`` if it is a registered backbone that is trained (so that there is something to unlearn)."""
     if MODELS[name].objective is None:
-        raise ValueError(f"the {name!r} baseline has no training to unlearn; choose a trained backbone")
+        raise ValueError(f"the {name!r} baseline has no training to unlearn; choose one of "
+                         f"{', '.join(trainable_models())}")
     return name
 
 
@@ -176,7 +176,10 @@ def _forget_batch(method: UnlearningMethod, request: ForgetRequest) -> list[Unle
     return [method.forget(request)]
 
 
+def _forget_sequentially(method: UnlearningMethod, request: ForgetRequest) -> list[UnlearnResult]:
+    return method.forget_sequentially(request)
+
+
 MODES: Registry[Callable[[UnlearningMethod, ForgetRequest], list[UnlearnResult]]] = Registry("mode")
 MODES.add("batch", _forget_batch, "the request is erased in one call (IFRU)")
-MODES.add("sequential", UnlearningMethod.forget_sequentially,
-          "one interaction at a time, each call timed (RecEraser's Table 4)")
+MODES.add("sequential", _forget_sequentially, "one interaction at a time, each call timed (RecEraser's Table 4)")
