@@ -74,9 +74,11 @@ def reproducible(device: torch.device | str) -> Iterator[None]:
     seed drift apart by about 1e-6 and a tie-sensitive step downstream (a balanced partition)
     can then differ. :func:`torch.use_deterministic_algorithms` selects sort-based kernels at no
     measurable cost here. The switch is process-wide: threads that train concurrently in one
-    process (a thread-pool ``shard_map``) share it; processes do not. On a GPU the block is left as it is (deterministic CUDA kernels need
-    ``CUBLAS_WORKSPACE_CONFIG`` set before CUDA starts and cost speed): GPU runs are reproducible
-    to float tolerance, not bit for bit.
+    process (a thread-pool ``shard_map``) share it; processes do not.
+
+    On a GPU the block is left as it is (deterministic CUDA kernels need ``CUBLAS_WORKSPACE_CONFIG``
+    set before CUDA starts, and cost speed): GPU runs are reproducible to float tolerance, not bit
+    for bit.
     """
     if torch.device(device).type != "cpu":
         yield

@@ -43,7 +43,8 @@ def test_train_prints_metrics(data_root):
     (("train", "--model", "bpr", "--epochs", "0"), "positive integer"),
     (("train", "--model", "bpr", "--seed", "-3"), "non-negative"),
     (("train", "--model", "bpr", "--profile", "huge"), "unknown profile 'huge'; choose one of quick, full"),
-    (("unlearn", "--model", "pop", "--method", "retrain"), "unknown trained backbone 'pop'; choose one of mf, bpr, wmf, lightgcn"),
+    (("unlearn", "--model", "pop", "--method", "retrain"),
+     "unknown trained backbone 'pop'; choose one of mf, bpr, wmf, lightgcn"),
     (("unlearn", "--model", "bpr", "--method", "retrain", "--partition", "ubp"),
      "--partition does not apply to the method 'retrain'"),
 ])
