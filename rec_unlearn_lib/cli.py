@@ -18,7 +18,8 @@ from .bench import run_benchmark
 from .config import DEVICES, check_seed
 from .data import MalformedDataError, load_dataset
 from .evaluation import evaluate
-from .forget import ForgetRequest
+from .forget import REQUESTS
+from .influence import SOLVERS
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
 from .settings import PROFILES, Runtime, default_dataset
@@ -29,8 +30,11 @@ from .training import train_backbone
 from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, unlearning_experiment
 
 ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
-METHOD_FLAGS = {"num_shards": "--shards", "partition": "--partition", "aggregation": "--aggregation"}
-"""Method-specific command-line flags by the constructor option they set (see ``UnlearningMethod.options``)."""
+METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "num_shards": ("shards", int), "partition": ("partition", str), "aggregation": ("aggregation", str),
+    "ratios": ("ratios", tuple), "solver": ("solver", str), "solver_options": ("damping", lambda d: {"damping": d}),
+}
+"""Method-specific options: constructor keyword (see ``UnlearningMethod.options``) -> (argparse dest, conversion)."""
 
 
 def _positive_int(text: str) -> int:
@@ -51,6 +55,20 @@ def _ratio(text: str) -> float:
     value = float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    return value
+
+
+def _unit(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {text}")
     return value
 
 
@@ -110,9 +128,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
     """The method-specific keyword arguments the user gave, checked against the method's ``options``."""
     options = METHODS[args.method].options
-    given = {name: getattr(args, flag.lstrip("-").replace("-", "_")) for name, flag in METHOD_FLAGS.items()}
-    given = {name: value for name, value in given.items() if value is not None}
-    refused = [METHOD_FLAGS[name] for name in given if name not in options]
+    given = {name: convert(getattr(args, dest)) for name, (dest, convert) in METHOD_OPTIONS.items()
+             if getattr(args, dest) is not None}
+    refused = ["--" + METHOD_OPTIONS[name][0].replace("_", "-") for name in given if name not in options]
     if refused:
         verb = "does" if len(refused) == 1 else "do"
         raise ValueError(f"{', '.join(refused)} {verb} not apply to the method {args.method!r}")
@@ -127,12 +145,10 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
                                   **_method_options(args), **_backbone_overrides(args))
     dataset_name = args.dataset or default_dataset(runtime.profile)
     split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
-    if args.forget_count:
-        request = ForgetRequest.random(split.train, count=args.forget_count, seed=runtime.seed)
-    else:
-        request = ForgetRequest.random(split.train, args.forget_ratio, seed=runtime.seed)
-    summary = unlearning_experiment(method, split, request, args.mode).summary()
-    summary["forget"]["ratio"] = None if args.forget_count else args.forget_ratio
+    ratio = None if args.forget_count else args.forget_ratio
+    train, request = REQUESTS[args.forget_mode](split.train, ratio, args.forget_count, runtime.seed)
+    summary = unlearning_experiment(method, split, request, args.mode, train).summary()
+    summary["forget"].update({"ratio": ratio, "kind": args.forget_mode})
     _emit({"method": summary.pop("method"), "model": args.model, "dataset": dataset_name,
            "protocol": split.protocol, "profile": runtime.profile, "seed": runtime.seed, **summary})
 
@@ -194,10 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     amount = unlearn.add_mutually_exclusive_group()
     amount.add_argument("--forget-ratio", type=_ratio, default=0.001, help="fraction of training rows to forget")
     amount.add_argument("--forget-count", type=_positive_int, default=None, help="number of training rows to forget")
+    _choice(unlearn, "--forget-mode", REQUESTS, default="random")
     _choice(unlearn, "--mode", MODES, default="batch")
     unlearn.add_argument("--shards", type=_positive_int, default=None, help="sharded methods: K (default: profile's)")
     _choice(unlearn, "--partition", PARTITIONS, "sharded methods; default: the method's own", default=None)
     _choice(unlearn, "--aggregation", AGGREGATIONS, "sharded methods; default: the method's own", default=None)
+    _choice(unlearn, "--solver", SOLVERS, "influence methods; default: cg", default=None)
+    unlearn.add_argument("--damping", type=_non_negative, default=None,
+                         help="influence methods: mu added to the Hessian (default 0)")
+    unlearn.add_argument("--ratios", type=_unit, nargs="+", default=None,
+                         help="influence methods: pruning ratios a_0 .. a_K in (0, 1] (default: the method's own)")
     _common(unlearn)
     unlearn.set_defaults(func=cmd_unlearn)
     return parser

@@ -16,10 +16,12 @@ requested pair must be there, none twice) and returns the retain and forget part
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .interactions import Interactions
+from .registry import Registry
 
 
 class ForgetRequestError(ValueError):
@@ -113,8 +115,9 @@ class ForgetRequest:
         return np.unique(self.users), np.unique(self.items)
 
 
-def attack(train: Interactions, ratio: float, seed: int = 0) -> tuple[Interactions, ForgetRequest]:
-    """IFRU's dirty-data setting: flip the labels of a random ``ratio`` of labelled training rows.
+def attack(train: Interactions, ratio: float | None = None, seed: int = 0,
+           count: int | None = None) -> tuple[Interactions, ForgetRequest]:
+    """IFRU's dirty-data setting: flip the labels of a random ``ratio`` (or ``count``) of labelled training rows.
 
     Returns:
         ``(poisoned_train, request)``: the training data with those labels flipped
@@ -124,8 +127,26 @@ def attack(train: Interactions, ratio: float, seed: int = 0) -> tuple[Interactio
     """
     if train.labels is None:
         raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
-    request = ForgetRequest.random(train, ratio, seed)
+    request = ForgetRequest.random(train, ratio, seed, count)
     rows = request.rows(train)
     flipped = train.labels.copy()
     flipped[rows] = 1.0 - flipped[rows]
     return train.with_labels(flipped), ForgetRequest(request.users, request.items, "attack")
+
+
+def _random_request(train: Interactions, ratio: float | None, count: int | None,
+                    seed: int) -> tuple[Interactions, ForgetRequest]:
+    return train, ForgetRequest.random(train, ratio, seed, count)
+
+
+def _attack_request(train: Interactions, ratio: float | None, count: int | None,
+                    seed: int) -> tuple[Interactions, ForgetRequest]:
+    return attack(train, ratio, seed, count)
+
+
+REQUESTS: Registry[Callable[[Interactions, "float | None", "int | None", int],
+                            tuple[Interactions, ForgetRequest]]] = Registry("forget request")
+"""How a request is made from training data: ``(train, ratio, count, seed) -> (train to fit on, request)``."""
+REQUESTS.add("random", _random_request, "a uniform random sample of the training interactions")
+REQUESTS.add("attack", _attack_request, "IFRU's setting: a random sample has its labels flipped before training, "
+                                        "and is then forgotten (labelled protocol)")

@@ -118,11 +118,12 @@ class BackboneSettings(_Settings):
 
     Model: ``emb_dim`` (d), ``num_layers`` (LightGCN's K), ``reg`` (L2 weight), ``num_negatives``
     (BCE on implicit data), ``c0`` (WMF's weight of unobserved pairs), ``objective`` (``None``:
-    the backbone's own). Training: the fields of :class:`TrainConfig` of the same names.
+    the backbone's own), ``init_std`` (standard deviation of the initial embeddings). Training: the fields of :class:`TrainConfig` of the same names.
     """
 
     kind: ClassVar[str] = "backbone"
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ("emb_dim", "num_layers", "reg", "num_negatives", "c0", "objective")
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ("emb_dim", "num_layers", "reg", "num_negatives", "c0", "objective",
+                                               "init_std")
     TRAIN_FIELDS: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "optimizer", "eval_every", "patience")
 
     emb_dim: int = 64
@@ -131,6 +132,7 @@ class BackboneSettings(_Settings):
     num_negatives: int = 4
     c0: float = 0.2
     objective: str | None = None
+    init_std: float = 0.1
     epochs: int = 30
     lr: float = 1e-2
     batch_size: int = 2048

@@ -50,3 +50,22 @@ def test_unlearn_prints_one_json_object(data_root, extra):
 def test_unlearn_rejects_bad_input(data_root):
     proc = _run(["--dataset", "ml-100k", "--model", "bpr", "--method", "sisa", "--forget-ratio", "1.5"], data_root)
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and proc.stdout == ""
+
+
+@pytest.mark.parametrize("method", ["ifru", "scif"])
+def test_unlearn_influence_methods_on_the_attack_setting(data_root, method):
+    args = ["--dataset", "ml-100k", "--model", "mf", "--method", method, "--protocol", "labelled", "--profile", "quick",
+            "--epochs", "2", "--emb-dim", "8", "--forget-mode", "attack", "--forget-ratio", "0.01", "--damping", "0.05"]
+    proc = _run(args, data_root)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["method"] == method and out["forget"] == {"count": 600, "mode": "batch", "ratio": 0.01, "kind": "attack"}
+    assert set(out["metrics"]["original"]) == {"auc0", "auc1", "auc2"}
+    assert set(out["completeness"]) == {"auc0", "auc1", "auc2", "mean"}
+    assert {"find", "rhs", "solve", "apply", "retrain"} <= set(out["seconds"])
+    assert out["solver"] == "cg" and out["spillover"] == (method == "ifru")
+
+
+def test_method_options_that_do_not_apply_are_refused(data_root):
+    proc = _run(["--dataset", "ml-100k", "--model", "bpr", "--method", "retrain", "--damping", "0.1"], data_root)
+    assert proc.returncode == 2 and "--damping does not apply to the method 'retrain'" in proc.stderr

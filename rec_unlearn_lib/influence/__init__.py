@@ -8,6 +8,8 @@
 * :mod:`.recommender`: the glue from a trained MF/LightGCN (BCE or BPR) to an
   :class:`InfluenceProblem`: D as one fixed batch, the forget rows, the SUM forget loss, and a
   full-batch L-BFGS trainer to a stationary point (:func:`recommender_influence`).
+* :mod:`.pruning`: IFRU's importance-based pruning (Algorithm 1): which embedding rows move;
+* :mod:`.spillover`: the rows whose prediction depends on the graph change, and IFRU's L_s (Eq. 9-10);
 * :mod:`.update`: :func:`influence_unlearn`, the update
   ``theta* = theta + (1/|D|) H^{-1} grad L_sum(D_f)`` (UBPR Eq. 7/15, IFRU Eq. 14/19).
 """
@@ -27,6 +29,7 @@ from .solvers import (
     solve_lissa,
 )
 from .update import HessianOf, forget_gradient, influence_unlearn
+from .pruning import PrunedRows, prune
 from .recommender import (
     FitReport,
     RecommenderInfluence,
@@ -39,6 +42,7 @@ from .recommender import (
     recommender_problem,
     take_rows,
 )
+from .spillover import changed_nodes, spillover_loss, spillover_rows
 
 __all__ = [
     "BlockSpec",
@@ -48,11 +52,13 @@ __all__ = [
     "LossClosure",
     "MatVec",
     "ParameterBlock",
+    "PrunedRows",
     "RecommenderInfluence",
     "SOLVERS",
     "SolverConvergenceWarning",
     "SolverDidNotConverge",
     "SolverResult",
+    "changed_nodes",
     "default_rtol",
     "forget_gradient",
     "forget_loss_sum",
@@ -61,6 +67,7 @@ __all__ = [
     "influence_unlearn",
     "minimize_full_batch",
     "minimize_problem",
+    "prune",
     "recommender_influence",
     "recommender_problem",
     "solve",
@@ -68,5 +75,7 @@ __all__ = [
     "solve_cg",
     "solve_direct",
     "solve_lissa",
+    "spillover_loss",
+    "spillover_rows",
     "take_rows",
 ]

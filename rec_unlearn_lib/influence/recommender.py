@@ -24,8 +24,9 @@ Rows of the batch that belong to the forget request are found by their ``(user, 
 
 Scope: the objective's loss on a batch must be a mean of per-row terms (BCE, BPR). The WMF
 objective is a sum over all user-item pairs per user and is refused. For LightGCN the graph is
-a constant of the closures, i.e. the spillover term :math:`L_s` of IFRU Eq. 9 is not modelled
-(:math:`\mathcal{D}_c = \emptyset`, exact for MF).
+a constant of these closures; the spillover term :math:`L_s` of IFRU Eq. 9 (the loss change of the
+remaining rows when the graph loses :math:`\mathcal{D}_f`) is added by
+:mod:`~rec_unlearn_lib.influence.spillover` (:math:`\mathcal{D}_c = \emptyset` for MF).
 """
 
 from __future__ import annotations

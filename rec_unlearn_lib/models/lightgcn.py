@@ -9,6 +9,10 @@ The adjacency is a ``torch`` sparse CSR matrix: one propagation costs
 
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -54,7 +58,15 @@ class LightGCN(EmbeddingModel):
         self.graph: torch.Tensor | None = None
 
     def fit_data(self, train: Interactions) -> None:
-        self.graph = csr_to_torch(normalized_adjacency(train), device=self.user_emb.device).to(self.user_emb.dtype)
+        self.graph = self.graph_of(train)
+
+    def __deepcopy__(self, memo: dict) -> "LightGCN":
+        """A deep copy that shares the (constant) graph: a sparse CSR tensor cannot be deep-copied."""
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            clone.__dict__[key] = value if key == "graph" else copy.deepcopy(value, memo)
+        return clone
 
     def _apply(self, fn, recurse=True):  # keep the (non-parameter) graph on the model's device
         module = super()._apply(fn, recurse)
@@ -65,10 +77,28 @@ class LightGCN(EmbeddingModel):
     def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.graph is None:
             raise RuntimeError("LightGCN has no graph yet: call fit_data(train) first")
+        return self.propagate(self.graph)
+
+    def graph_of(self, train: Interactions) -> torch.Tensor:
+        """The normalised adjacency of ``train`` as a sparse tensor on the model's device and dtype."""
+        return csr_to_torch(normalized_adjacency(train), device=self.user_emb.device).to(self.user_emb.dtype)
+
+    @contextmanager
+    def graph_swapped(self, graph: torch.Tensor) -> Iterator[None]:
+        """Score with ``graph`` for the duration of the block (then the model's own graph again)."""
+        own, self.graph = self.graph, graph
+        try:
+            yield
+        finally:
+            self.graph = own
+
+    def propagate(self, graph: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final ``(users [U, d], items [I, d])`` of the current embeddings propagated on ``graph``
+        (He et al. 2020, Eq. 7-9); IFRU's spillover compares the graphs of D and of D minus D_f."""
         layer = torch.cat([self.user_emb, self.item_emb])
         total = layer
         for _ in range(self.num_layers):
-            layer = torch.sparse.mm(self.graph, layer)
+            layer = torch.sparse.mm(graph, layer)
             total = total + layer
         final = total / (self.num_layers + 1)
         return final[: self.num_users], final[self.num_users:]

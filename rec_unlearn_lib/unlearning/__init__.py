@@ -7,6 +7,7 @@
 * :mod:`.partition`: random, UBP, IBP and InBP partitions (RecEraser Eq. 1-4);
 * :mod:`.aggregation`: mean, static and attention aggregators (RecEraser Eq. 5-8);
 * :mod:`.sharded`: :class:`SISA`, :class:`RecEraser` and the general :class:`ShardedUnlearning`;
+* :mod:`.ifru`: :class:`IFRU` and :class:`SCIF`, one influence-function step (:class:`InfluenceUnlearning`);
 * :mod:`.experiment`: :func:`measure_forgetting` on a fitted method and :func:`unlearning_experiment`
   (fit, forget, compare with Retrain: the CLI's ``unlearn``).
 """
@@ -17,13 +18,14 @@ from typing import Any
 
 from .aggregation import (AGGREGATIONS, Aggregator, AttentionAggregator, FrozenEmbeddings, MeanAggregator,
                           StaticAggregator, make_aggregator)
-from .base import METHODS, MODES, UnlearningMethod, UnlearnResult, one_at_a_time
+from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnResult, one_at_a_time
 from .experiment import ForgettingReport, measure_forgetting, unlearning_experiment
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
 from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
+from .ifru import IFRU, SCIF, InfluenceUnlearning, averaged_labels  # registered after the exact methods
 
 
 def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMethod:
@@ -31,9 +33,10 @@ def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMe
     return METHODS[name](backbone, **kwargs)
 
 
-__all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "METHODS",
-           "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser", "Retrain", "SISA", "ShardJob",
-           "ShardedUnlearning", "StaticAggregator", "SubModel", "UnlearnResult", "UnlearningMethod",
+__all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
+           "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
+           "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
+           "SubModel", "UnlearnResult", "UnlearningMethod", "averaged_labels",
            "balanced_assign", "balanced_partition", "history_concentration", "make_aggregator", "make_method",
            "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "pretrained_embeddings",
            "random_partition", "shard_seed", "train_shard", "unlearning_experiment"]

@@ -27,9 +27,10 @@ from ..interactions import Interactions
 from ..models import MODELS, trainable_models
 from ..models.base import Recommender
 from ..registry import Registry
-from ..settings import BackboneSettings, Runtime, backbone_settings
+from ..settings import BackboneSettings, Runtime, backbone_settings, make_backbone
 from ..splits import Split
 from ..timing import timed
+from ..training import TrainResult, fit
 
 
 @dataclass
@@ -161,6 +162,27 @@ class UnlearningMethod(ABC):
     def forget_sequentially(self, request: ForgetRequest) -> list[UnlearnResult]:
         """RecEraser's setting: erase the request's interactions one at a time, in order."""
         return [self.forget(single) for single in one_at_a_time(request)]
+
+
+class SingleModelMethod(UnlearningMethod):
+    """A method whose model is one backbone trained on all of D (Retrain, the influence methods).
+
+    :meth:`fit` trains it from scratch with the method's settings and seed; :attr:`result` holds the
+    trainer's :class:`~rec_unlearn_lib.training.TrainResult`.
+    """
+
+    def fit(self, split: Split, train: Interactions | None = None) -> "SingleModelMethod":
+        self._split = split
+        self._train = split.train if train is None else train
+        with timed(self.device) as clock:
+            self._model, self.result = self._train_backbone(self._train)
+        self.fit_seconds = {"total": clock.seconds}
+        return self
+
+    def _train_backbone(self, train: Interactions) -> tuple[Recommender, TrainResult]:
+        """The backbone trained from scratch on ``train`` with the method's settings and seed."""
+        model = make_backbone(self.backbone, self.split.num_users, self.split.num_items, self.settings, self.seed)
+        return model, fit(model, self.split, self.settings.train_config(self.seed, self.device), train)
 
 
 def one_at_a_time(request: ForgetRequest) -> list[ForgetRequest]:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..evaluation import evaluate
 from ..forget import ForgetRequest
+from ..interactions import Interactions
 from ..splits import Split
 from ..timing import timed
 from .base import MODES, UnlearningMethod, UnlearnResult
@@ -40,7 +41,8 @@ class ForgettingReport:
     Attributes:
         method: the method's name; mode: ``batch`` or ``sequential``.
         results: one :class:`~.base.UnlearnResult` per ``forget`` call (one, or one per interaction).
-        metrics: ``original``, ``unlearned`` and (when measured) ``retrain``: flat dicts of test metrics.
+        metrics: ``original``, ``unlearned`` and (when measured) ``retrain``: flat dicts of test metrics
+            (labelled protocol: IFRU's ``auc0``, ``auc1``, ``auc2`` around the request's users and items).
         seconds: ``unlearn`` (per call: the whole request in ``batch``, the mean per deletion in
             ``sequential``), ``unlearn_total`` (all calls), the mean seconds of each phase of the breakdown
             (e.g. ``shards``, ``aggregator``), ``retrain`` when measured and ``fit`` when fitted here.
@@ -65,10 +67,25 @@ class ForgettingReport:
         return pd.DataFrame([{"method": self.method, "call": j, "shards touched": r.touched.get("shards", []),
                               **r.breakdown, "total": r.seconds} for j, r in enumerate(self.results)])
 
+    def completeness(self) -> dict[str, float]:
+        """IFRU's completeness coefficient per metric, ``(unlearned - original) / (retrain - original)``, and
+        its ``mean`` over the metrics where it is defined (1: as Retrain; 0: as before forgetting).
+
+        Empty when Retrain was not measured; ``nan`` for a metric that Retrain does not move.
+        """
+        if "retrain" not in self.metrics:
+            return {}
+        original, unlearned, retrain = (self.metrics[k] for k in ("original", "unlearned", "retrain"))
+        ratio = {k: (unlearned[k] - original[k]) / (retrain[k] - original[k]) if retrain[k] != original[k]
+                 else float("nan") for k in original}
+        finite = [v for v in ratio.values() if np.isfinite(v)]
+        return {**ratio, "mean": float(np.mean(finite)) if finite else float("nan")}
+
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly dict (what the command line prints)."""
         shards = sorted({k for r in self.results for k in r.touched.get("shards", [])})
-        return {"method": self.method, **self.describe, "metrics": self.metrics, "seconds": self.seconds,
+        return {"method": self.method, **self.describe, "metrics": self.metrics,
+                "completeness": self.completeness(), "seconds": self.seconds,
                 "touched": {"shards": shards, "requests": len(self.results)},
                 "forget": {"count": self.num_forgotten, "mode": self.mode}, "device": self.device}
 
@@ -86,9 +103,9 @@ def measure_forgetting(method: UnlearningMethod, request: ForgetRequest, mode: s
     """
     run = MODES[mode]
     split: Split = method.split
-    original = evaluate(method.model, split, "test")
+    original = evaluate(method.model, split, "test", request=request)
     results = run(method, request)
-    metrics = {"original": original, "unlearned": evaluate(method.model, split, "test")}
+    metrics = {"original": original, "unlearned": evaluate(method.model, split, "test", request=request)}
     total = float(sum(r.seconds for r in results))
     seconds: dict[str, float] = {"unlearn": total / len(results), "unlearn_total": total}
     for phase in sorted({p for r in results for p in r.breakdown}):
@@ -100,16 +117,17 @@ def measure_forgetting(method: UnlearningMethod, request: ForgetRequest, mode: s
         with timed(method.device) as clock:
             reference.fit(split, method.train)
         seconds["retrain"] = clock.seconds
-        metrics["retrain"] = evaluate(reference.model, split, "test")
+        metrics["retrain"] = evaluate(reference.model, split, "test", request=request)
     return ForgettingReport(method.name, mode, results, metrics, seconds, str(method.device), method.describe())
 
 
 def unlearning_experiment(method: UnlearningMethod, split: Split, request: ForgetRequest,
-                          mode: str = "batch") -> ForgettingReport:
-    """Fit ``method`` on ``split.train``, then :func:`measure_forgetting` (with Retrain); ``seconds.fit`` is added."""
+                          mode: str = "batch", train: Interactions | None = None) -> ForgettingReport:
+    """Fit ``method`` on ``train`` (default ``split.train``; IFRU's attack: the poisoned training data), then
+    :func:`measure_forgetting` (with Retrain); ``seconds.fit`` is added."""
     MODES.check(mode)
     with timed(method.device) as clock:
-        method.fit(split)
+        method.fit(split, train)
     report = measure_forgetting(method, request, mode)
     report.seconds = {"fit": clock.seconds, **report.seconds}
     return report

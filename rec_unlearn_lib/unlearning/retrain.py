@@ -12,17 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..interactions import Interactions
-from ..models.base import Recommender
-from ..settings import make_backbone
-from ..splits import Split
 from ..timing import timed
-from ..training import TrainResult, fit
-from .base import METHODS, UnlearningMethod
+from .base import METHODS, SingleModelMethod
 
 
 @METHODS.register("retrain", "train the backbone from scratch on the remaining data: exact, the reference")
-class Retrain(UnlearningMethod):
+class Retrain(SingleModelMethod):
     """Train the backbone on all training data; forget by training again from scratch on the rest.
 
     Cost of :meth:`forget`: one full training run, ``O(epochs * |D \\ D_f|)``; it touches all parameters.
@@ -30,21 +25,8 @@ class Retrain(UnlearningMethod):
 
     name = "retrain"
 
-    def fit(self, split: Split, train: Interactions | None = None) -> "Retrain":
-        self._split = split
-        self._train = split.train if train is None else train
-        with timed(self.device) as clock:
-            self._model, self.result = self._train_on(self._train)
-        self.fit_seconds = {"total": clock.seconds}
-        return self
-
-    def _train_on(self, train: Interactions) -> tuple[Recommender, TrainResult]:
-        model = make_backbone(self.backbone, self.split.num_users, self.split.num_items, self.settings, self.seed)
-        result = fit(model, self.split, self.settings.train_config(self.seed, self.device), train)
-        return model, result
-
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
         self._train = self.train.drop(rows)
         with timed(self.device) as clock:
-            self._model, self.result = self._train_on(self._train)
+            self._model, self.result = self._train_backbone(self._train)
         return {"parameters": "all", "shards": []}, {"retrain": clock.seconds}

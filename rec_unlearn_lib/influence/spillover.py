@@ -1,0 +1,92 @@
+r"""IFRU's spillover: the remaining interactions whose prediction changes when D_f leaves the graph.
+
+For a graph model the score of a remaining interaction depends on the training graph
+(IFRU, Zhang et al. 2024, Eq. 9-10): erasing :math:`\mathcal{D}_f` changes the graph, so the loss on
+some rows of :math:`\mathcal{D}\setminus\mathcal{D}_f` changes although they stay. Their loss
+difference is the spillover term
+
+.. math:: L_s(\theta) = \sum_{z\in\mathcal{D}_c} \ell\big(f_\theta(z;\mathcal{D})\big)
+          - \ell\big(f_\theta(z;\mathcal{D}\setminus\mathcal{D}_f)\big),
+
+whose gradient joins the forget gradient (Eq. 13: :math:`I = I_d + I_s`).
+
+Which rows form :math:`\mathcal{D}_c` for LightGCN with :math:`K` layers and the symmetric
+normalisation :math:`\hat A = D^{-1/2}AD^{-1/2}`: erasing an *edge* (a positive row; a labelled 0 is
+no edge) changes the degree of both its endpoints, hence every entry of :math:`\hat A` in their rows
+and columns. Row :math:`v` of :math:`\hat A^k` sums over walks of length :math:`k` from :math:`v`, so it
+changes only if such a walk crosses a changed entry, i.e. if :math:`v` lies within :math:`k` hops of an
+endpoint. The final representation (the mean over layers :math:`0..K`) of every node within :math:`K`
+hops may therefore change, and :math:`\mathcal{D}_c` is every remaining row whose user or item is such a
+node (:func:`changed_nodes`, :func:`spillover_rows`). For :math:`K = 1` this is larger than the paper's
+:math:`\mathcal{D}_c` (rows of the users and items of :math:`\mathcal{D}_f` only): a neighbour of an
+endpoint also changes, through the endpoint's degree. The official code keeps only the endpoints
+whose degree changes by more than 1 % (and their rows); the book keeps the exact set. For MF the
+score does not depend on the graph, :math:`\mathcal{D}_c=\emptyset` and :math:`L_s = 0`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..interactions import Interactions
+from ..models.base import Recommender
+from ..models.lightgcn import LightGCN
+from ..models.objectives import Batch
+from .hvp import LossClosure
+
+__all__ = ["changed_nodes", "spillover_loss", "spillover_rows"]
+
+
+def changed_nodes(train: Interactions, retain: Interactions, num_layers: int) -> np.ndarray:
+    """bool [U + I] (users first): nodes whose K-layer LightGCN representation depends on the erased edges.
+
+    Args:
+        train: D (forget rows included); its positive pairs are the graph.
+        retain: D without D_f.
+        num_layers: K.
+    """
+    reached = np.zeros(train.num_users + train.num_items, dtype=bool)
+    if num_layers == 0:                                         # the ego embeddings: no graph at all
+        return reached
+    before = train.positives().to_csr()
+    removed = before - retain.positives().to_csr()              # edges of D that D \ D_f no longer has
+    removed.eliminate_zeros()
+    removed = removed.tocoo()
+    reached[removed.row] = True
+    reached[train.num_users + removed.col] = True
+    adjacency = sp.bmat([[None, before], [before.T, None]], format="csr")
+    for _ in range(num_layers):                                 # nodes within K hops of an endpoint
+        reached |= (adjacency @ reached.astype(np.float64)) > 0
+    return reached
+
+
+def spillover_rows(model: Recommender, batch: Batch, forget_mask: torch.Tensor, train: Interactions,
+                   retain: Interactions) -> torch.Tensor:
+    """bool [n]: the rows of ``batch`` (D) that are not forgotten and whose prediction depends on the graph
+    change (D_c); all ``False`` for a model without a graph (MF)."""
+    if not isinstance(model, LightGCN):
+        return torch.zeros_like(forget_mask)
+    changed = torch.as_tensor(changed_nodes(train, retain, model.num_layers), device=forget_mask.device)
+    touch = changed[batch["users"]]
+    for key in ("items", "pos", "neg"):
+        if key in batch:
+            touch |= changed[train.num_users + batch[key]]
+    return touch & ~forget_mask
+
+
+def spillover_loss(model: LightGCN, spill_batch: Batch, graph_after: torch.Tensor) -> LossClosure:
+    """Closure of :math:`L_s` (IFRU Eq. 9) over the rows of ``spill_batch`` (D_c): the SUM of their loss on
+    the model's graph (D) minus on ``graph_after`` (D without D_f). The L2 share of a row is the same on
+    both graphs and cancels."""
+    m = len(spill_batch["users"])
+    if m == 0:                                                  # no edge removed (only labelled-0 rows erased)
+        return lambda: torch.zeros((), dtype=model.user_emb.dtype, device=model.user_emb.device)
+
+    def closure() -> torch.Tensor:
+        before = model.loss(spill_batch)
+        with model.graph_swapped(graph_after):
+            after = model.loss(spill_batch)
+        return m * (before - after)
+    return closure

@@ -1,0 +1,178 @@
+r"""Influence-function unlearning on the one interface: IFRU and its baseline SCIF.
+
+:class:`InfluenceUnlearning` trains the backbone like Retrain and forgets a request in one step
+(IFRU, Zhang et al. 2024, Eq. 12-19):
+
+1. *find* which embedding rows move: IFRU's importance-based pruning (Algorithm 1,
+   :func:`~rec_unlearn_lib.influence.pruning.prune`) with ratios :math:`(a_0,\dots,a_K)`, and, for
+   LightGCN, the remaining rows whose prediction depends on the graph change
+   (:math:`\mathcal{D}_c`, Eq. 10, :mod:`~rec_unlearn_lib.influence.spillover`);
+2. build the *right-hand side*: the gradient over :math:`\phi` of
+   :math:`L_d + L_s` (Eq. 8-9; SUM over the rows, labels as trained);
+3. *solve* :math:`H t = \nabla(L_d + L_s)` with :math:`H` the Hessian over :math:`\phi` of the MEAN
+   loss on all of :math:`\mathcal{D}` (Eq. 13, 15-16; HVPs, CG by default, IFRU's Adam-on-the-quadratic
+   as ``solver="adam"``); this :math:`t` is the official code's ``p``, the negative of Eq. 15's
+   :math:`t = H^{-1}t^*` with :math:`t^* = -\nabla(L_d + L_s)`;
+4. *apply* :math:`\hat\phi' = \hat\phi + t/|\mathcal{D}|` (Eq. 14, 19) to a copy of the model; LightGCN
+   then scores on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`.
+
+The Hessian of LightGCN is the true one (propagation included); the official code uses the
+MF-surrogate Hessian (raw embeddings, no graph) for it. The pruning depth (``len(ratios) - 1`` hops)
+is chosen apart from LightGCN's layers; IFRU's runs use one layer and one hop. IFRU trains its
+backbones with BCE on labelled rows and no L2 (the labelled protocol); on implicit data the same
+update runs on the BPR triplets or sampled negatives of one epoch.
+
+:class:`SCIF` (Li et al. 2023, as the IFRU paper describes it) replaces the forgotten rows' labels by
+an averaged label instead of removing them, moves only the rows of the request's users and items,
+and has no spillover term. Unlike the official SCIF script it adds no full-data gradient residual
+(:math:`|\mathcal{D}|\nabla J`), and for LightGCN it takes gradient and Hessian on the graph of
+:math:`\mathcal{D}` and then scores on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`
+(the official script uses no graph at all): the graph change it ignores is the spillover.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..forget import ForgetRequest
+from ..influence import (SOLVERS, LossClosure, forget_loss_sum, forget_rows, full_batch, influence_unlearn, prune,
+                         recommender_problem, spillover_loss, spillover_rows, take_rows)
+from ..interactions import Interactions
+from ..models import MODELS
+from ..models.base import EmbeddingModel
+from ..models.lightgcn import LightGCN
+from ..models.objectives import Batch
+from ..timing import timed
+from .base import METHODS, SingleModelMethod
+
+
+class InfluenceUnlearning(SingleModelMethod):
+    """Forget by one influence-function step on a pruned set of embedding rows.
+
+    Args:
+        backbone: ``mf``, ``bpr`` or ``lightgcn`` (a loss that is a mean of per-row terms; WMF's is not).
+        ratios: pruning ratios :math:`(a_0, \\dots, a_K)` of Algorithm 1 (default: the method's per backbone).
+        spillover: add IFRU's spillover term for graph backbones (Eq. 9).
+        solver: a name of :data:`~rec_unlearn_lib.influence.SOLVERS`.
+        solver_options: keyword arguments of the solver (``damping``, ``rtol``, ``max_iter``, ``lr``, ...).
+        profile, seed, device, settings, overrides: as :class:`~.base.UnlearningMethod`.
+
+    After :meth:`forget`, :attr:`last_solve` holds the solver's diagnostics. The update assumes the model
+    sits at a stationary point with a positive definite Hessian (IFRU Section 3.4); an early-stopped
+    MF is neither, CG then stops on negative curvature and raises
+    :class:`~rec_unlearn_lib.influence.SolverDidNotConverge`: add ``damping`` (``solver_options``).
+    """
+
+    name = "influence"
+    options = ("ratios", "spillover", "solver", "solver_options")
+    DEFAULT_RATIOS: dict[str, tuple[float, ...]] = {"mf": (1.0, 1.0), "bpr": (1.0, 1.0), "lightgcn": (1.0, 0.6)}
+
+    def __init__(self, backbone: str = "mf", profile: str | None = None, seed: int = 0,
+                 device: str | torch.device | None = None, *, ratios: Sequence[float] | None = None,
+                 spillover: bool = True, solver: str = "cg", solver_options: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(backbone, profile, seed, device, **kwargs)
+        objective = self.settings.objective or MODELS[backbone].objective
+        if objective == "wmf":
+            raise ValueError("influence unlearning needs a loss that is a mean of per-row terms (BCE or BPR); "
+                             "WMF's whole-data loss is not")
+        self.ratios = tuple(ratios) if ratios is not None else self.DEFAULT_RATIOS.get(backbone, (1.0,))
+        self.spillover = spillover
+        self.solver = SOLVERS.check(solver)
+        self.solver_options = dict(solver_options or {})
+        self.last_solve = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"ratios": list(self.ratios), "spillover": self.spillover, "solver": self.solver}
+
+    def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
+                    train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:
+        """The closure of :math:`L_d + L_s` (IFRU Eq. 8-9) over the batch rows ``mask`` (the training rows
+        ``rows``) and the number of spillover rows :math:`|\\mathcal{D}_c|`."""
+        direct = forget_loss_sum(model, take_rows(batch, mask))
+        if not (self.spillover and isinstance(model, LightGCN)):
+            return direct, 0
+        retain = train.drop(rows)
+        spill = spillover_rows(model, batch, mask, train, retain)
+        indirect = spillover_loss(model, take_rows(batch, spill), model.graph_of(retain))
+        return (lambda: direct() + indirect()), int(spill.sum())
+
+    def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
+        train, retain = self.train, self.train.drop(rows)
+        request = ForgetRequest(train.users[rows], train.items[rows])
+        model = copy.deepcopy(self.model)                    # earlier models are never changed in place
+        assert isinstance(model, EmbeddingModel)
+        with timed(self.device) as find:
+            phi = prune(train, train.subset(rows), self.ratios)
+        batch = full_batch(model, train, seed=self.seed)     # D as one batch (labelled rows, or epoch-0 samples)
+        mask = forget_rows(batch, request, train)
+        problem = recommender_problem(model, batch, users=phi.users, items=phi.items)
+        loss, num_spill = self.forget_loss(model, batch, mask, train, rows)
+        _, result = influence_unlearn(problem, loss, len(mask), int(mask.sum()), solver=self.solver, apply=True,
+                                      **self.solver_options)
+        if isinstance(model, LightGCN):
+            model.fit_data(retain)                           # score on the graph of D \ D_f (as IFRU evaluates)
+        self._model, self._train, self.last_solve = model, retain, result
+        d = result.diagnostics
+        touched = {"shards": [], "users": len(phi.users), "items": len(phi.items), "spillover_rows": num_spill,
+                   "parameters": f"{len(phi.users)} user and {len(phi.items)} item embedding rows"}
+        return touched, {"find": find.seconds, "rhs": d["rhs_seconds"], "solve": d["solve_seconds"],
+                         "apply": d["apply_seconds"]}
+
+
+def averaged_labels(train: Interactions, rows: np.ndarray) -> np.ndarray:
+    """float [k]: SCIF's replacement label of each forgotten row: the mean label of the user's remaining
+    rows, else of the item's, else of all remaining rows."""
+    if train.labels is None:
+        raise ValueError("SCIF replaces labels: use labelled training data (the labelled protocol)")
+    retain = train.drop(rows)
+
+    def means(ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        count = np.bincount(ids, minlength=size)
+        total = np.bincount(ids, weights=retain.labels, minlength=size)
+        return np.divide(total, count, out=np.full(size, np.nan), where=count > 0), count > 0
+
+    by_user, has_user = means(retain.users, train.num_users)
+    by_item, has_item = means(retain.items, train.num_items)
+    users, items = train.users[rows], train.items[rows]
+    fallback = float(retain.labels.mean()) if len(retain) else 0.5
+    return np.where(has_user[users], by_user[users], np.where(has_item[items], by_item[items], fallback))
+
+
+@METHODS.register("scif", "influence step that replaces the forgotten labels by averaged ones (Li et al. 2023)")
+class SCIF(InfluenceUnlearning):
+    """SCIF as IFRU's baseline: the rows' labels become averaged labels, 0-hop rows, no spillover.
+
+    The right-hand side is :math:`\\nabla\\sum_{\\mathcal{D}_f}[\\ell(f, y) - \\ell(f, \\bar y)]`: the change of
+    the training loss when each forgotten label :math:`y` is replaced by :func:`averaged_labels`.
+    """
+
+    name = "scif"
+    DEFAULT_RATIOS = {"mf": (1.0,), "bpr": (1.0,), "lightgcn": (0.6,)}
+
+    def __init__(self, backbone: str = "mf", *args: Any, spillover: bool = False, **kwargs: Any) -> None:
+        if spillover:
+            raise ValueError("SCIF has no spillover term; use IFRU")
+        super().__init__(backbone, *args, spillover=False, **kwargs)
+
+    def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
+                    train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:
+        averaged = dict(zip(train.keys[rows].tolist(), averaged_labels(train, rows).tolist()))
+        forgotten = take_rows(batch, mask)
+        keys = train.pair_keys(forgotten["users"], forgotten["items"]).tolist()
+        labels = forgotten["labels"]
+        replaced = {**forgotten, "labels": torch.as_tensor([averaged[k] for k in keys], dtype=labels.dtype,
+                                                           device=labels.device)}
+        as_trained, relabelled = forget_loss_sum(model, forgotten), forget_loss_sum(model, replaced)
+        return (lambda: as_trained() - relabelled()), 0
+
+
+@METHODS.register("ifru", "one influence-function step with spillover and pruning (Zhang et al. 2024)")
+class IFRU(InfluenceUnlearning):
+    """IFRU (Zhang et al. 2024): direct and spillover influence on the pruned rows (official ratios)."""
+
+    name = "ifru"

@@ -1,0 +1,252 @@
+"""IFRU and SCIF: pruning (Algorithm 1), spillover (Eq. 9-10) and the methods on the one interface."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rec_unlearn_lib.evaluation import evaluate
+from rec_unlearn_lib.forget import ForgetRequest, attack
+from rec_unlearn_lib.influence import (changed_nodes, forget_rows, full_batch, prune, spillover_loss, spillover_rows,
+                                       take_rows)
+from rec_unlearn_lib.interactions import Interactions
+from rec_unlearn_lib.models import normalized_adjacency
+from rec_unlearn_lib.settings import backbone_settings, make_backbone
+from rec_unlearn_lib.splits import Split, labelled_split
+from rec_unlearn_lib.unlearning import IFRU, SCIF, METHODS, averaged_labels, make_method
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY = {"emb_dim": 8, "epochs": 4, "patience": 0, "batch_size": 512, "lr": 0.02}
+
+
+def _figure3() -> tuple[Interactions, Interactions]:
+    """IFRU's Figure 3 in miniature: erase (u0, i0); u0 has 5 interactions, i0 has 3."""
+    pairs = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 2), (1, 3), (1, 5), (2, 0), (2, 4)]
+    users, items = map(np.array, zip(*pairs))
+    train = Interactions(users, items, 3, 6)
+    return train, train.subset(np.array([0]))
+
+
+def test_pruning_scores_and_keeps_as_algorithm_1() -> None:
+    train, forget = _figure3()
+    hop0 = prune(train, forget, (1.0,))
+    assert hop0.users.tolist() == [0] and hop0.items.tolist() == [0]
+    np.testing.assert_allclose(hop0.scores[0][[0, 3]], [1 / 5, 1 / 3])              # 1/|N_u0|, 1/|N_i0|
+    half = prune(train, forget, (1.0, 0.5))
+    s1 = half.scores[1]
+    # s^1 = s^0 + sum over kept neighbours v of s^0_v / |N_v'|  (users 0..2, then items 0..5 at 3..8)
+    np.testing.assert_allclose(s1[[0, 1, 2]], [1 / 5 + (1 / 3) / 5, (1 / 3) / 4, (1 / 3) / 2])
+    np.testing.assert_allclose(s1[[3, 4, 5, 6, 7]], [1 / 3 + (1 / 5) / 3, 1 / 5, 1 / 10, 1 / 10, 1 / 10])
+    assert half.kept == (2, 4)                            # top ceil(0.5 * 8) of the 8 neighbours of S^0
+    assert half.users.tolist() == [0, 2] and half.items.tolist() == [0, 1]
+    only = prune(train, forget, (0.5,))                   # hop 0 keeps ceil(0.5 * 2) = 1 node: i0 (1/3 > 1/5)
+    assert only.users.tolist() == [] and only.items.tolist() == [0]
+    # hop 2: only kept nodes pass their score on; u1 is not kept at a_1 = 0.5, so i5 (its only neighbour) gets none
+    assert prune(train, forget, (1.0, 1.0, 1.0)).scores[2][3 + 5] == pytest.approx((1 / 12) / 1)
+    pruned = prune(train, forget, (1.0, 0.5, 1.0))
+    assert pruned.scores[2][3 + 5] == 0.0 and 5 not in pruned.items
+
+
+def test_pruning_with_all_ratios_one_keeps_every_node_within_k_hops() -> None:
+    train, forget = _figure3()
+    full = prune(train, forget, (1.0, 1.0))
+    assert full.users.tolist() == [0, 1, 2] and full.items.tolist() == [0, 1, 2, 3, 4]   # i5 is 2 hops away
+    two = prune(train, forget, (1.0, 1.0, 1.0))
+    assert two.items.tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="pruning ratios"):
+        prune(train, forget, (1.0, 0.0))
+
+
+def _labelled(synthetic):
+    return labelled_split(synthetic.interactions, threshold=4.0, seed=0)
+
+
+def _lightgcn(split, layers: int, dtype=torch.float64):
+    settings = backbone_settings("lightgcn", "quick").replace(emb_dim=4, num_layers=layers, objective="bce")
+    model = make_backbone("lightgcn", split.num_users, split.num_items, settings, seed=0).to(dtype)
+    model.fit_data(split.train)
+    return model
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_spillover_rows_are_exactly_the_rows_whose_loss_changes(synthetic, layers) -> None:
+    """L_s summed over D_c equals L_s summed over every remaining row: outside D_c both terms cancel."""
+    split = _labelled(synthetic)
+    train = split.train
+    rows = np.flatnonzero(train.labels > 0)[:3]                  # positive rows: edges of the graph
+    retain = train.drop(rows)
+    model = _lightgcn(split, layers)
+    batch = full_batch(model, train)
+    mask = forget_rows(batch, ForgetRequest(train.users[rows], train.items[rows]), train)
+    spill = spillover_rows(model, batch, mask, train, retain)
+    after = model.graph_of(retain)
+    on_dc = spillover_loss(model, take_rows(batch, spill), after)()
+    on_all = spillover_loss(model, take_rows(batch, ~mask), after)()
+    assert 0 < int(spill.sum()) < int((~mask).sum())
+    assert abs(float(on_dc.detach())) > 1e-6
+    torch.testing.assert_close(on_dc, on_all, rtol=1e-9, atol=1e-12)
+    changed = changed_nodes(train, retain, layers)
+    assert changed.sum() < len(changed) and changed_nodes(train, retain, layers - 1).sum() < changed.sum()
+
+
+def test_no_spillover_for_mf_or_for_negative_rows(synthetic) -> None:
+    split = _labelled(synthetic)
+    train = split.train
+    mf = make_backbone("mf", split.num_users, split.num_items, backbone_settings("mf", "quick"), seed=0)
+    batch = full_batch(mf, train)
+    rows = np.flatnonzero(train.labels > 0)[:3]
+    mask = forget_rows(batch, ForgetRequest(train.users[rows], train.items[rows]), train)
+    assert not spillover_rows(mf, batch, mask, train, train.drop(rows)).any()
+    negatives = np.flatnonzero(train.labels == 0)[:3]             # a labelled 0 is no edge: the graph stays
+    assert not changed_nodes(train, train.drop(negatives), 2).any()
+
+
+def test_influence_methods_are_registered_and_refuse_wmf() -> None:
+    assert {"ifru", "scif"} <= set(METHODS)
+    with pytest.raises(ValueError, match="mean of per-row terms"):
+        make_method("ifru", "wmf", profile="quick", device="cpu")
+    with pytest.raises(ValueError, match="unknown solver"):
+        IFRU("mf", profile="quick", device="cpu", solver="newton")
+
+
+@pytest.fixture(scope="module")
+def attacked(synthetic):
+    split = _labelled(synthetic)
+    poisoned, request = attack(split.train, 0.02, seed=1)
+    return split, poisoned, request
+
+
+@pytest.mark.parametrize("backbone, layers", [("mf", 0), ("lightgcn", 1), ("lightgcn", 2)])
+def test_ifru_forgets_on_a_copy_with_its_phases(attacked, backbone, layers) -> None:
+    split, poisoned, request = attacked
+    extra = {"num_layers": layers, "objective": "bce"} if backbone == "lightgcn" else {}
+    method = IFRU(backbone, profile="quick", seed=0, device="cpu", solver_options={"damping": 0.05},
+                  **TINY, **extra).fit(split, poisoned)
+    original = method.model
+    before = evaluate(original, split, "test")
+    empty = method.forget(ForgetRequest.empty())
+    assert empty.model is original and empty.seconds == 0.0
+    result = method.forget(request)
+    assert result.model is not original and evaluate(original, split, "test") == before   # the original is intact
+    assert set(result.breakdown) == {"find", "rhs", "solve", "apply"} and result.num_forgotten == len(request)
+    assert result.touched["users"] > 0 and result.touched["items"] > 0
+    assert (result.touched["spillover_rows"] > 0) == (backbone == "lightgcn")
+    assert method.last_solve.converged and len(method.train) == len(poisoned) - len(request)
+    moved = ~torch.isclose(result.model.user_emb, original.user_emb).all(1)
+    assert moved.any() and int(moved.sum()) <= result.touched["users"]
+    if backbone == "lightgcn":                          # scores on the graph of D without D_f
+        expected = result.model.graph_of(method.train).to_dense()
+        torch.testing.assert_close(result.model.graph.to_dense(), expected)
+    assert np.isfinite(list(evaluate(result.model, split, "test").values())).all()
+
+
+def test_cg_and_adam_agree(attacked) -> None:
+    split, poisoned, request = attacked
+    models = {}
+    for solver, options in [("cg", {"damping": 0.05, "rtol": 1e-6}),
+                            ("adam", {"damping": 0.05, "rtol": 1e-5, "max_iter": 20_000})]:
+        method = IFRU("mf", profile="quick", seed=0, device="cpu", ratios=(1.0,), solver=solver,
+                      solver_options=options, **TINY).fit(split, poisoned)
+        original = method.model
+        models[solver] = method.forget(request).model
+    torch.testing.assert_close(models["adam"].user_emb, models["cg"].user_emb, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(models["cg"].user_emb, original.user_emb)
+
+
+def test_scif_relabels_with_averaged_labels(attacked) -> None:
+    split, poisoned, request = attacked
+    rows = request.rows(poisoned)
+    averaged = averaged_labels(poisoned, rows)
+    retain = poisoned.drop(rows)
+    u = poisoned.users[rows[0]]
+    assert averaged[0] == pytest.approx(retain.labels[retain.users == u].mean())
+    method = SCIF("mf", profile="quick", seed=0, device="cpu", solver_options={"damping": 0.05}, **TINY)
+    result = method.fit(split, poisoned).forget(request)
+    assert result.touched["spillover_rows"] == 0 and set(result.breakdown) == {"find", "rhs", "solve", "apply"}
+    users, items = request.touched()
+    assert result.touched["users"] == len(users) and result.touched["items"] == len(items)   # 0-hop rows only
+    with pytest.raises(ValueError, match="no spillover"):
+        SCIF("mf", profile="quick", device="cpu", spillover=True)
+
+
+def _tiny_labelled() -> tuple:
+    """6 users x 5 items, every node with labelled rows of both kinds: small enough for explicit Hessians."""
+    rng = np.random.default_rng(0)
+    pairs = sorted({(u, i) for u in range(6) for i in range(5) if rng.random() < 0.6} | {(u, u % 5) for u in range(6)})
+    users, items = map(np.array, zip(*pairs))
+    labels = (rng.random(len(pairs)) < 0.5).astype(np.float32)
+    labels[:4] = 1.0
+    data = Interactions(users, items, 6, 5, labels=labels)
+    split = Split("labelled", data, data.subset(np.arange(6)), data.subset(np.arange(6, 12)), seed=0)
+    return split, np.array([0, 1, 7])                      # two edges and (maybe) a labelled 0
+
+
+def _fitted(cls, split, backbone, **kwargs):
+    extra = {"objective": "bce", "num_layers": 2} if backbone == "lightgcn" else {}
+    method = cls(backbone, profile="quick", seed=0, device="cpu", emb_dim=3, epochs=3, patience=0, reg=0.01,
+                 **extra, **kwargs).fit(split)
+    method._model = method.model.double()                  # float64: compare with explicit Hessians
+    return method
+
+
+def _dense_loss(theta: torch.Tensor, rows: Interactions, graph: np.ndarray | None, num_layers: int,
+                reg: float) -> torch.Tensor:
+    """Mean BCE + per-row L2 over ``rows``, written from scratch (MF, or LightGCN on a dense graph)."""
+    ego = theta.view(11, 3)
+    final = ego
+    if graph is not None:
+        layer, total = ego, ego
+        for _ in range(num_layers):
+            layer = torch.as_tensor(graph) @ layer
+            total = total + layer
+        final = total / (num_layers + 1)
+    u, i = torch.as_tensor(rows.users), torch.as_tensor(6 + rows.items)
+    logits = (final[u] * final[i]).sum(1)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.as_tensor(rows.labels, dtype=theta.dtype))
+    return bce + reg / 2 * (ego[u].pow(2).sum() + ego[i].pow(2).sum()) / len(u)
+
+
+@pytest.mark.parametrize("backbone", ["mf", "lightgcn"])
+def test_ifru_update_is_the_influence_of_eq_7_on_every_row(backbone) -> None:
+    """With phi = every row, IFRU's update is (H + mu I)^-1 g / |D|, where H is the Hessian of the mean loss on
+    D and g the gradient of n J(D) - (n - k) J(D \\ D_f): Eq. 7's difference, spillover and all (checked
+    here from scratch: dense graphs, explicit Hessian)."""
+    split, rows = _tiny_labelled()
+    method = _fitted(IFRU, split, backbone, ratios=(1.0,) * 6, solver_options={"damping": 0.5, "rtol": 1e-12})
+    train = split.train
+    retain = train.drop(rows)
+    theta = torch.cat([method.model.user_emb, method.model.item_emb]).detach().reshape(-1)
+    graphs = [None, None] if backbone == "mf" else [normalized_adjacency(t).toarray().astype(np.float64)
+                                                   for t in (train, retain)]
+    n, k = len(train), len(rows)
+
+    def j_train(t):
+        return _dense_loss(t, train, graphs[0], 2, 0.01)
+
+    def eq7(t):
+        return n * j_train(t) - (n - k) * _dense_loss(t, retain, graphs[1], 2, 0.01)
+
+    hessian = torch.autograd.functional.hessian(j_train, theta)
+    g = torch.autograd.grad(eq7(theta.requires_grad_()), theta)[0]
+    expected = torch.linalg.solve(hessian + 0.5 * torch.eye(len(theta), dtype=theta.dtype), g) / n
+    result = method.forget(ForgetRequest(train.users[rows], train.items[rows]))
+    moved = torch.cat([result.model.user_emb, result.model.item_emb]).detach().reshape(-1) - theta.detach()
+    assert result.touched["users"] == 6 and result.touched["items"] == 5
+    assert (result.touched["spillover_rows"] > 0) == (backbone == "lightgcn")
+    torch.testing.assert_close(moved, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_scif_right_hand_side_is_the_relabelling() -> None:
+    """SCIF's forget loss is n J(D) - n J(D with the forgotten labels replaced by averaged ones)."""
+    split, rows = _tiny_labelled()
+    method = _fitted(SCIF, split, "mf", solver_options={"damping": 0.5})
+    train, model = split.train, method.model
+    batch = full_batch(model, train)
+    mask = forget_rows(batch, ForgetRequest(train.users[rows], train.items[rows]), train)
+    closure, _ = method.forget_loss(model, batch, mask, train, rows)
+    relabelled = train.labels.astype(np.float64).copy()
+    relabelled[rows] = averaged_labels(train, rows)
+    swapped = full_batch(model, train.with_labels(relabelled))
+    n = len(train)
+    torch.testing.assert_close(closure(), n * model.loss(batch) - n * model.loss(swapped), rtol=1e-10, atol=1e-12)
