@@ -196,10 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     bench = sub.add_parser("bench", help="seconds per training epoch and per full-ranking evaluation")
-    bench.add_argument("--datasets", nargs="+", default=["ml-100k", "receraser-ml-1m"], type=_registry_type(SOURCES),
-                       choices=SOURCES)
-    bench.add_argument("--models", nargs="+", default=list(trainable_models()), type=_registry_type(MODELS),
-                       choices=MODELS)
+    _choice(bench, "--datasets", SOURCES, nargs="+", default=["ml-100k", "receraser-ml-1m"])
+    _choice(bench, "--models", MODELS, nargs="+", default=list(trainable_models()))
     bench.add_argument("--epochs", type=_positive_int, default=3, help="timed epochs per model (median reported)")
     _common(bench, dataset=False)
     bench.set_defaults(func=cmd_bench)
