@@ -14,7 +14,9 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
-from .bench import run_benchmark
+import pandas as pd
+
+from .bench import benchmark_devices, run_benchmark, side_by_side
 from .config import DEVICES, check_seed
 from .data import MalformedDataError, load_dataset
 from .evaluation import evaluate
@@ -22,12 +24,14 @@ from .forget import REQUESTS
 from .influence import SOLVERS
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
+from .results import run_metadata, save_table
 from .settings import PROFILES, Runtime, default_dataset
 from .sources import SOURCES
 from .splits import PROTOCOLS, make_split
-from .timing import timed
+from .timing import Stopwatch, timed
 from .training import train_backbone
-from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, unlearning_experiment
+from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, TABLE3_METHODS, sharded_reproduction, \
+    unlearning_experiment
 
 ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -55,6 +59,13 @@ def _ratio(text: str) -> float:
     value = float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -121,8 +132,35 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    for row in run_benchmark(args.datasets, args.models, args.device, args.epochs, root=args.root):
-        _emit(row)
+    rows = []
+    with timed("cpu") as clock:
+        for row in run_benchmark(args.datasets, args.models, args.devices, args.profile, args.epochs, root=args.root):
+            _emit(row)
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    print(side_by_side(frame).to_string(float_format="{:.3f}".format), file=sys.stderr)
+    if args.out:
+        devices = [d for d in args.devices if d != "cpu"] or ["cpu"]
+        save_table(frame, args.out, run_metadata(devices[0], 0, wall_seconds=round(clock.seconds, 1),
+                                                 profile=args.profile, epochs=args.epochs))
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    runtime = Runtime.resolve(args.profile, args.seed, args.device)
+    dataset_name = args.dataset or default_dataset(runtime.profile)
+    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
+    rows: list[dict[str, Any]] = []
+    watch = Stopwatch("cpu")
+    for model in args.models:
+        budget = None if args.budget_seconds is None else args.budget_seconds - watch.elapsed()
+        for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
+                                        runtime.seed, str(runtime.device), budget, args.epochs):
+            rows.append({"dataset": dataset_name, "profile": runtime.profile, **row})
+            _emit(rows[-1])
+            if args.out:   # rewritten whole after every row: a run cut short keeps what it finished
+                save_table(pd.DataFrame(rows), args.out,
+                           run_metadata(runtime.device, runtime.seed, wall_seconds=round(watch.elapsed(), 1),
+                                        profile=runtime.profile, dataset=dataset_name, deletions=args.deletions))
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -199,8 +237,27 @@ def build_parser() -> argparse.ArgumentParser:
     _choice(bench, "--datasets", SOURCES, nargs="+", default=["ml-100k", "receraser-ml-1m"])
     _choice(bench, "--models", MODELS, nargs="+", default=list(trainable_models()))
     bench.add_argument("--epochs", type=_positive_int, default=3, help="timed epochs per model (median reported)")
-    _common(bench, dataset=False)
+    _choice(bench, "--devices", DEVICES, "default: the GPU and the CPU where there is a GPU, else the CPU",
+            nargs="+", default=benchmark_devices())
+    _choice(bench, "--profile", PROFILES, "whose settings are timed (default: full, the targets' settings)",
+            normalise=lambda text: text.strip().lower(), default="full")
+    bench.add_argument("--out", help="also write the rows to this CSV (with a .meta.json beside it)")
+    bench.add_argument("--root", help=ROOT_HELP)
     bench.set_defaults(func=cmd_bench)
+
+    tables = sub.add_parser("tables", help="RecEraser's Tables 3 and 4: Retrain, SISA, RecEraser quality and "
+                                             "seconds per deletion")
+    _choice(tables, "--models", MODELS.subset(trainable_models(), "trained backbone"), nargs="+",
+            default=["bpr", "wmf", "lightgcn"])
+    _choice(tables, "--methods", METHODS, nargs="+", default=list(TABLE3_METHODS))
+    tables.add_argument("--deletions", type=_positive_int, default=100,
+                        help="interactions forgotten one at a time (Table 4; default 100, as the paper)")
+    tables.add_argument("--budget-seconds", type=_positive_float, default=None,
+                        help="stop deleting once the run has taken this long (the rows say how many were made)")
+    tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
+    tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")
+    _common(tables)
+    tables.set_defaults(func=cmd_tables)
 
     unlearn = sub.add_parser("unlearn", help="fit an unlearning method, forget a random sample, compare with Retrain")
     _backbone_options(unlearn, trainable_models())

@@ -1,10 +1,12 @@
-"""Seeded, vectorised negative sampling that can be re-materialised exactly.
+"""Seeded, vectorised negative sampling on the training device, re-materialisable exactly.
 
 Influence-function unlearning needs the *same* training triplets at unlearning time
-as at training time, so every sampler here is a pure function of ``(data, seed,
-epoch)``: calling it again with the same arguments gives the same arrays, bit for bit.
-All sampling is done in bulk with NumPy (rejection rounds over whole arrays), never
-with a Python loop per interaction.
+as at training time, so every sampler here is a pure function of ``(data, seed, epoch,
+device)``: calling it again with the same arguments gives the same tensors, bit for bit.
+Sampling runs in bulk with torch on the device that trains (rejection rounds over whole
+tensors, a sorted key array searched with :func:`torch.searchsorted`), so a GPU epoch
+never waits for the host. CPU and GPU generators differ: the same seed gives the same
+draws on the same kind of device, not across kinds.
 """
 
 from __future__ import annotations
@@ -17,58 +19,79 @@ from .interactions import Interactions
 MAX_REJECTION_ROUNDS = 100
 
 
-def epoch_rng(seed: int, epoch: int = 0) -> np.random.Generator:
-    """The generator of one epoch: a pure function of ``(seed, epoch)``."""
-    return np.random.default_rng([seed, epoch])
+def epoch_generator(seed: int, epoch: int = 0, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of one epoch on ``device``: a pure function of ``(seed, epoch)``.
+
+    ``(seed, epoch)`` is mixed by :class:`numpy.random.SeedSequence`, so neighbouring seeds and
+    epochs give unrelated streams.
+    """
+    state = int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0]) & (2 ** 63 - 1)
+    return torch.Generator(device=torch.device(device)).manual_seed(state)
 
 
-def uniform_negatives(positives: Interactions, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def sorted_keys(positives: Interactions, device: torch.device | str = "cpu") -> torch.Tensor:
+    """int64 [n]: the pair keys of ``positives`` sorted, on ``device`` (see :func:`contains_keys`)."""
+    return torch.sort(torch.as_tensor(positives.keys, device=device)).values
+
+
+def contains_keys(keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    """bool [m]: whether each pair key of ``query`` [m] is in the sorted ``keys`` [n]."""
+    if len(keys) == 0:
+        return torch.zeros_like(query, dtype=torch.bool)
+    pos = torch.searchsorted(keys, query).clamp_(max=len(keys) - 1)
+    return keys[pos] == query
+
+
+def uniform_negatives(positives: Interactions, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One item per entry of ``users``, uniform over the items that user has no interaction with.
 
     Args:
         positives: the interactions that must not be drawn (a user's positives).
-        users: int64 [m] users to draw for (repeats allowed).
-        rng: the generator (see :func:`epoch_rng`).
+        users: int64 [m] users to draw for (repeats allowed), on the generator's device.
+        generator: the generator (see :func:`epoch_generator`).
 
     Returns:
-        int64 [m] negative items.
+        int64 [m] negative items, on the device of ``users``.
 
     Raises:
         ValueError: a user has interacted with every item.
     """
-    users = np.asarray(users, dtype=np.int64)
-    full = positives.user_counts()[users] >= positives.num_items
-    if full.any():
-        raise ValueError(f"user {int(users[full][0])} has interacted with every item: no negative to sample")
-    items = rng.integers(0, positives.num_items, size=len(users))
-    todo = np.flatnonzero(positives.contains(users, items))
+    device = users.device
+    full = np.flatnonzero(positives.user_counts() >= positives.num_items)
+    if len(full) and torch.isin(users, torch.as_tensor(full, device=device)).any():
+        raise ValueError(f"user {int(full[0])} has interacted with every item: no negative to sample")
+    keys = sorted_keys(positives, device)
+    num_items = positives.num_items
+    items = torch.randint(0, num_items, users.shape, generator=generator, device=device)
+    todo = torch.nonzero(contains_keys(keys, users * num_items + items)).squeeze(1)
     for _ in range(MAX_REJECTION_ROUNDS):
         if len(todo) == 0:
             return items
-        items[todo] = rng.integers(0, positives.num_items, size=len(todo))
-        todo = todo[positives.contains(users[todo], items[todo])]
+        items[todo] = torch.randint(0, num_items, todo.shape, generator=generator, device=device)
+        todo = todo[contains_keys(keys, users[todo] * num_items + items[todo])]
     raise RuntimeError(f"negative sampling did not finish in {MAX_REJECTION_ROUNDS} rounds "
                        f"({len(todo)} draws left): are some users' histories nearly complete?")
 
 
-def bpr_triplets(train: Interactions, seed: int, epoch: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bpr_triplets(train: Interactions, seed: int, epoch: int = 0,
+                 device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One ``(user, positive, negative)`` triplet per positive training row, in shuffled order.
 
     Interaction-uniform (every positive once per epoch), the sampler of LightGCN's
     PyTorch code; RecEraser's official code draws users uniformly instead.
 
     Returns:
-        ``(users, pos_items, neg_items)``, each int64 [n_pos].
+        ``(users, pos_items, neg_items)``, each int64 [n_pos] on ``device``.
     """
     pos = train.positives()
-    rng = epoch_rng(seed, epoch)
-    order = rng.permutation(len(pos))
-    users, items = pos.users[order], pos.items[order]
-    return users, items, uniform_negatives(pos, users, rng)
+    generator = epoch_generator(seed, epoch, device)
+    order = torch.randperm(len(pos), generator=generator, device=device)
+    users, items = (t[order] for t in pos.tensors(device))
+    return users, items, uniform_negatives(pos, users, generator)
 
 
-def pointwise_rows(train: Interactions, num_negatives: int, seed: int,
-                   epoch: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pointwise_rows(train: Interactions, num_negatives: int, seed: int, epoch: int = 0,
+                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Labelled rows for a point-wise (BCE) loss, in shuffled order.
 
     With labels (IFRU's protocol) the labelled rows are the data and nothing is sampled.
@@ -76,25 +99,26 @@ def pointwise_rows(train: Interactions, num_negatives: int, seed: int,
     negatives per positive get label 0 (NCF's protocol).
 
     Returns:
-        ``(users, items, labels)``: int64 [m], int64 [m], float32 [m].
+        ``(users, items, labels)`` on ``device``: int64 [m], int64 [m], float32 [m].
     """
-    rng = epoch_rng(seed, epoch)
+    generator = epoch_generator(seed, epoch, device)
+    users, items = train.tensors(device)
     if train.labels is not None:
-        order = rng.permutation(len(train))
-        return train.users[order], train.items[order], train.labels[order]
-    if num_negatives < 1:
-        raise ValueError(f"num_negatives must be at least 1 for implicit data, got {num_negatives}")
-    neg_users = np.repeat(train.users, num_negatives)
-    users = np.concatenate([train.users, neg_users])
-    items = np.concatenate([train.items, uniform_negatives(train, neg_users, rng)])
-    labels = np.concatenate([np.ones(len(train), np.float32), np.zeros(len(neg_users), np.float32)])
-    order = rng.permutation(len(users))
+        labels = torch.as_tensor(train.labels, dtype=torch.float32, device=device)
+    else:
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be at least 1 for implicit data, got {num_negatives}")
+        neg_users = users.repeat_interleave(num_negatives)
+        labels = torch.cat([torch.ones(len(users), device=device), torch.zeros(len(neg_users), device=device)])
+        items = torch.cat([items, uniform_negatives(train, neg_users, generator)])
+        users = torch.cat([users, neg_users])
+    order = torch.randperm(len(users), generator=generator, device=device)
     return users[order], items[order], labels[order]
 
 
 def user_batches(num_users: int, batch_size: int, seed: int, epoch: int = 0) -> list[np.ndarray]:
     """A shuffled partition of ``0 .. num_users-1`` into batches (for whole-data losses such as WMF)."""
-    order = epoch_rng(seed, epoch).permutation(num_users)
+    order = torch.randperm(num_users, generator=epoch_generator(seed, epoch)).numpy()
     return np.array_split(order, max(1, -(-num_users // batch_size)))
 
 

@@ -53,30 +53,105 @@ class TrainResult:
         return self.train_seconds + self.eval_seconds
 
 
-def train_epoch(model: Recommender, optimizer: torch.optim.Optimizer, train: Interactions,
-                config: TrainConfig, epoch: int) -> float:
+class TrainStep:
+    """One optimisation step of ``model`` on a batch: eager, or replayed from a CUDA graph.
+
+    An eager step launches a few dozen small kernels from Python (gathers, the loss, its
+    backward pass, the optimiser); on a GPU with batches of a few thousand rows that launch
+    overhead, not the arithmetic, sets the speed. With ``graphed`` the forward pass, backward
+    pass and optimiser step are recorded once as a CUDA graph (:class:`torch.cuda.CUDAGraph`)
+    into fixed input buffers and replayed for every later batch of the same shapes: one launch
+    a step, the same arithmetic. The first ``warmup`` steps run eagerly on a side stream (they
+    create the optimiser's state, as capture requires); a batch of another shape (an epoch's
+    last, shorter one) runs eagerly. Every step is a real training step: the graph changes
+    only how it is launched.
+
+    Args:
+        model: the model (on its device, with its training data set).
+        optimizer: its optimiser (``capturable=True`` when ``graphed``, see
+            :meth:`~rec_unlearn_lib.settings.TrainConfig.make_optimizer`).
+        graphed: replay from a CUDA graph (needs a CUDA device).
+        warmup: eager steps before the capture.
+    """
+
+    def __init__(self, model: Recommender, optimizer: torch.optim.Optimizer, graphed: bool = False,
+                 warmup: int = 3) -> None:
+        if graphed and model.device.type != "cuda":
+            raise ValueError(f"CUDA graphs need a CUDA device; the model is on {model.device}")
+        self.model, self.optimizer, self.graphed, self.warmup = model, optimizer, graphed, warmup
+        self.eager_steps = 0
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._inputs: dict[str, torch.Tensor] = {}
+        self._loss = torch.zeros(())
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Take the step on ``batch``; returns its loss (a 0-dim tensor on the device, not synchronised)."""
+        if self._graph is not None and self._fits(batch):
+            for name, value in batch.items():
+                self._inputs[name].copy_(value)
+            self._graph.replay()
+            return self._loss.detach()
+        if self.graphed and self._graph is None and self.eager_steps >= self.warmup:
+            self._capture(batch)
+            return self(batch)
+        if self.graphed and self._graph is None:
+            side = torch.cuda.Stream(self.model.device)
+            side.wait_stream(torch.cuda.current_stream(self.model.device))
+            with torch.cuda.stream(side):
+                loss = self._eager(batch)
+            torch.cuda.current_stream(self.model.device).wait_stream(side)
+            return loss
+        return self._eager(batch)
+
+    def _eager(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.model.loss(batch)
+        loss.backward()
+        self.optimizer.step()
+        self.eager_steps += 1
+        return loss.detach()
+
+    def _fits(self, batch: dict[str, torch.Tensor]) -> bool:
+        return batch.keys() == self._inputs.keys() and all(
+            value.shape == self._inputs[name].shape for name, value in batch.items())
+
+    def _capture(self, batch: dict[str, torch.Tensor]) -> None:
+        """Record one step on buffers shaped like ``batch`` (recording runs nothing; the replay does)."""
+        self._inputs = {name: value.clone() for name, value in batch.items()}
+        self.optimizer.zero_grad(set_to_none=True)   # the graph's backward pass writes fresh gradients
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._loss = self.model.loss(self._inputs)
+            self._loss.backward()
+            self.optimizer.step()
+        self._graph = graph
+
+
+def train_epoch(model: Recommender, step: TrainStep, train: Interactions, config: TrainConfig, epoch: int) -> float:
     """One pass over the objective's batches for ``(config.seed, epoch)``; returns the mean loss.
 
-    On the CPU the pass runs with deterministic kernels (:func:`~rec_unlearn_lib.config.reproducible`):
-    the same seed gives bit-identical parameters.
+    The batches are drawn on the model's device and the loss is summed there: the pass
+    synchronises with the host once, at its end. On the CPU it runs with deterministic
+    kernels (:func:`~rec_unlearn_lib.config.reproducible`): the same seed gives bit-identical
+    parameters.
     """
     assert model.objective is not None, "train_epoch needs a model with an objective"
     model.train()
     total, count = torch.zeros((), device=model.device), 0
     with reproducible(model.device):
         for batch in model.objective.batches(train, config.batch_size, config.seed, epoch, model.device):
-            optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(batch)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
+            total += step(batch)
             count += 1
     return float(total) / max(count, 1)
 
 
+def make_step(model: Recommender, config: TrainConfig) -> TrainStep:
+    """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep`."""
+    return TrainStep(model, config.make_optimizer(model.parameters()), config.graphed)
+
+
 def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
-        train: Interactions | None = None, desc: str | None = None,
-        mask: Interactions | None = None) -> TrainResult:
+        train: Interactions | None = None, desc: str | None = None) -> TrainResult:
     """Train ``model`` on ``train`` (default ``split.train``), select on ``split.valid``.
 
     The model is moved to the configured device and given its training data
@@ -84,24 +159,22 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
     (popularity) are only fitted. Returns the history and the best epoch; the model
     holds the best parameters afterwards. ``desc`` labels the progress bar.
 
-    ``mask`` (default ``train``) is what validation ranking masks: a sub-model that learns
-    from one shard is still selected on validation ranked like the final model, against all
-    items minus the *whole* training set.
+    Validation ranking masks ``train``, the data the model learns from and nothing else: a
+    sub-model of one shard is selected without looking at other shards' rows.
     """
     config = config or TrainConfig()
     train = split.train if train is None else train
-    mask = train if mask is None else mask
     device = config.device
     metric = config.metric or PROTOCOLS[split.protocol].metric
     model.to(device)
     model.fit_data(train)
     if model.objective is None:
         with timed(device) as clock:
-            score = evaluate(model, split, "valid", train=mask)
+            score = evaluate(model, split, "valid", train=train)
         frame = pd.DataFrame([{"epoch": 0, **score}])
         return TrainResult(frame, 0, score.get(metric, float("nan")), 0.0, clock.seconds, config.as_dict())
 
-    optimizer = config.make_optimizer(model.parameters())
+    step = make_step(model, config)
     rows: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -float("inf"), 0, copy.deepcopy(model.state_dict()), 0
     train_seconds = eval_seconds = 0.0
@@ -110,14 +183,14 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
                **({} if config.progress else {"disable": True}))
     for epoch in bar:
         with timed(device) as clock:
-            loss = train_epoch(model, optimizer, train, config, epoch)
+            loss = train_epoch(model, step, train, config, epoch)
         row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": clock.seconds}
         train_seconds += clock.seconds
         if not math.isfinite(loss):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss}); lower the learning rate")
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             with timed(device) as clock:
-                row.update(evaluate(model, split, "valid", train=mask))
+                row.update(evaluate(model, split, "valid", train=train))
             eval_seconds += clock.seconds
             if metric not in row:
                 raise KeyError(f"metric {metric!r} is not reported by the {split.protocol} protocol: {sorted(row)}")

@@ -189,7 +189,7 @@ def test_bpr_batch_is_the_materialised_triplets_and_forget_takes_their_rows() ->
     train = Interactions(train.users, train.items, U, I)
     model = _mf("bpr")
     batch = full_batch(model, train, seed=3, epoch=2)
-    users, pos, neg = bpr_triplets(train, 3, 2)
+    users, pos, neg = (t.numpy() for t in bpr_triplets(train, 3, 2))
     assert np.array_equal(batch["users"].numpy(), users) and np.array_equal(batch["pos"].numpy(), pos)
     assert np.array_equal(batch["neg"].numpy(), neg)
     request = ForgetRequest(train.users[:4], train.items[:4])

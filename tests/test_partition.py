@@ -105,5 +105,24 @@ def test_partition_errors(train, embeddings):
 
 def test_remove_keeps_other_rows_in_their_shards(train):
     part = make_partition(train, "random", 4, seed=0)
-    smaller = part.remove(np.array([0, 5, 9]))
+    smaller = part.remove(train, np.array([0, 5, 9]))
     np.testing.assert_array_equal(smaller.assignment, np.delete(part.assignment, [0, 5, 9]))
+    with pytest.raises(ValueError, match="covers"):
+        part.remove(train.drop(np.array([0])), np.array([1]))
+
+
+@pytest.mark.parametrize("method", ["ubp", "ibp", "inbp"])
+def test_remove_recounts_the_balanced_units(train, embeddings, method):
+    part = make_partition(train, method, 4, *embeddings, seed=0)
+    ids = train.users if part.unit == "user" else train.items
+    # every row of one unit in shard 0: that unit leaves the shard
+    unit = ids[part.rows(0)[0]]
+    rows = np.flatnonzero((ids == unit) & (part.assignment == 0))
+    smaller = part.remove(train, rows)
+    left = train.drop(rows)
+    for k in range(4):
+        shard = left.subset(smaller.assignment == k)
+        expected = {"interaction": len(shard), "user": len(np.unique(shard.users)),
+                    "item": len(np.unique(shard.items))}[part.unit]
+        assert smaller.unit_sizes[k] == expected
+    assert smaller.unit_sizes[0] == part.unit_sizes[0] - (len(rows) if part.unit == "interaction" else 1)

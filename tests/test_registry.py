@@ -88,7 +88,7 @@ def _registry_options() -> list[tuple[str, argparse.Action, list[str]]]:
     """Every (subcommand, option, argv that is valid but for the option) whose choices are a registry."""
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    required = {"train": ["--model", "bpr"], "unlearn": ["--model", "bpr", "--method", "retrain"], "bench": [],
+    required = {"train": ["--model", "bpr"], "unlearn": ["--model", "bpr", "--method", "retrain"], "bench": [], "tables": [],
                 "data": ["ml-100k"]}
     found = []
     for command, sub in subparsers.choices.items():

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
-from rec_unlearn_lib.sampling import bpr_triplets, negatives_without_replacement, pointwise_rows, uniform_negatives
+from rec_unlearn_lib.sampling import bpr_triplets, epoch_generator, negatives_without_replacement, pointwise_rows, uniform_negatives
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.splits import labelled_split, leave_one_out, make_split, predefined_split, random_split
 
@@ -81,17 +82,26 @@ def test_make_split_protocols(synthetic):
 
 def test_bpr_triplets_rematerialise_exactly(synthetic):
     train = synthetic.interactions
-    u, i, j = bpr_triplets(train, seed=7, epoch=3)
-    u2, i2, j2 = bpr_triplets(train, seed=7, epoch=3)
+    u, i, j = (t.numpy() for t in bpr_triplets(train, seed=7, epoch=3))
+    u2, i2, j2 = (t.numpy() for t in bpr_triplets(train, seed=7, epoch=3))
     assert np.array_equal(u, u2) and np.array_equal(i, i2) and np.array_equal(j, j2)
-    assert not np.array_equal(j, bpr_triplets(train, seed=7, epoch=4)[2])
+    assert not np.array_equal(j, bpr_triplets(train, seed=7, epoch=4)[2].numpy())
+    assert not np.array_equal(u, bpr_triplets(train, seed=8, epoch=3)[0].numpy())
     assert sorted((u * train.num_items + i).tolist()) == sorted(train.keys.tolist())  # every positive once
     assert not train.contains(u, j).any()                                          # negatives are negatives
 
 
+def test_negatives_are_uniform_over_the_users_unseen_items():
+    # user 0 has seen items 0 and 1 of 5: each of 2, 3, 4 should come up a third of the time
+    train = Interactions(np.array([0, 0, 1]), np.array([0, 1, 4]), 2, 5)
+    draws = uniform_negatives(train, torch.zeros(30_000, dtype=torch.int64), epoch_generator(0)).numpy()
+    share = np.bincount(draws, minlength=5) / len(draws)
+    assert share[:2].sum() == 0 and np.allclose(share[2:], 1 / 3, atol=0.01)
+
+
 def test_pointwise_rows_implicit_and_labelled(synthetic):
     train = synthetic.interactions
-    users, items, labels = pointwise_rows(train, num_negatives=2, seed=0)
+    users, items, labels = (t.numpy() for t in pointwise_rows(train, num_negatives=2, seed=0))
     assert len(users) == 3 * len(train) and labels.sum() == len(train)
     assert train.contains(users[labels == 1], items[labels == 1]).all()
     assert not train.contains(users[labels == 0], items[labels == 0]).any()
@@ -103,6 +113,6 @@ def test_pointwise_rows_implicit_and_labelled(synthetic):
 def test_negative_sampling_errors():
     full = Interactions(np.zeros(3), np.arange(3), 2, 3)
     with pytest.raises(ValueError, match="every item"):
-        uniform_negatives(full, np.array([0]), np.random.default_rng(0))
+        uniform_negatives(full, torch.tensor([0]), epoch_generator(0))
     with pytest.raises(ValueError, match="only 0 items"):
         negatives_without_replacement(full, np.array([0]), 1, seed=0)

@@ -149,3 +149,49 @@ def test_same_seed_same_parameters_on_ml100k(ml100k_split):
     runs = [train_backbone("wmf", ml100k_split, "quick", seed=0, device="cpu", progress=False, epochs=3)[0]
             for _ in range(2)]
     assert torch.equal(runs[0].user_emb, runs[1].user_emb) and torch.equal(runs[0].item_emb, runs[1].item_emb)
+
+
+def cuda_graph_matches_eager(name: str, epochs: int = 2) -> float:
+    """Train backbone ``name`` on the GPU with steps replayed from a CUDA graph and launched eagerly, from
+    the same initialisation and batches; returns the largest parameter difference (also run on lent GPUs)."""
+    from rec_unlearn_lib.settings import make_backbone
+    from rec_unlearn_lib.synthetic import synthetic_dataset
+    from rec_unlearn_lib.training import make_step, train_epoch
+    split = make_split(synthetic_dataset(seed=3), "ranking", seed=0)
+    settings = backbone_settings(name, "quick").replace(batch_size=256, emb_dim=16)
+    params = []
+    for graphed in (True, False):
+        model = make_backbone(name, split.num_users, split.num_items, settings, 0).to("cuda")
+        model.fit_data(split.train)
+        config = settings.train_config(0, "cuda").replace(cuda_graph=graphed)
+        step = make_step(model, config)
+        assert config.graphed == graphed
+        for epoch in range(epochs):
+            train_epoch(model, step, split.train, config, epoch)
+        assert (step._graph is not None) == graphed   # the graph was captured and replayed
+        params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    return float((params[0] - params[1]).abs().max())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("name", ["mf", "bpr", "lightgcn"])
+def test_cuda_graph_steps_equal_eager_steps(name):
+    assert cuda_graph_matches_eager(name) < 1e-4
+
+
+def test_train_step_is_eager_on_the_cpu(synthetic):
+    from rec_unlearn_lib.training import TrainStep, make_step
+    split = make_split(synthetic, "ranking", seed=0)
+    model = MF(split.num_users, split.num_items, 4, BPRObjective())
+    config = TrainConfig(device="cpu", cuda_graph=True)
+    assert not config.graphed and not config.make_optimizer(model.parameters()).defaults.get("capturable")
+    assert make_step(model, config).graphed is False
+    with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):
+        TrainStep(model, config.make_optimizer(model.parameters()), graphed=True)
+
+
+def test_cuda_graph_switch_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("REC_UNLEARN_CUDA_GRAPH", "0")
+    assert TrainConfig(device="cpu").cuda_graph is False
+    monkeypatch.delenv("REC_UNLEARN_CUDA_GRAPH")
+    assert TrainConfig(device="cpu").cuda_graph is True

@@ -28,7 +28,7 @@ def split(synthetic):
 
 def sharded(cls=RecEraser, backbone="bpr", shards=3, **kwargs):
     kwargs.setdefault("sharding", SHARDING)
-    return cls(backbone, shards, profile="quick", seed=0, device="cpu", **kwargs, **TINY)
+    return cls(backbone, shards, profile="quick", seed=0, device="cpu", **{**TINY, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,21 @@ def test_forgetting_touches_only_the_shards_that_held_the_request(split):
     assert not split.train.subset(np.array([row])).contains(method.train.users, method.train.items).any()
     # models returned earlier are not modified
     torch.testing.assert_close(_scores(old_model, split), old_scores, rtol=0, atol=0)
+
+
+def test_every_sub_model_equals_a_fresh_fit_on_the_remaining_data(split):
+    """Exactness: after forgetting rows of shard 3, each sub-model (retrained or kept) is bit for bit
+    the one training that shard from scratch on D \\ D_f gives: no kept sub-model was selected
+    with the forgotten rows in view."""
+    method = sharded(partition="random", aggregation="mean", shards=4, epochs=8, patience=2).fit(split)
+    in_shard = method.partition.rows(3)
+    rows = in_shard[: len(in_shard) // 2]
+    method.forget(ForgetRequest(split.train.users[rows], split.train.items[rows]))
+    for k, kept in enumerate(method.submodels):
+        fresh = train_shard(method.shard_jobs([k])[0])
+        assert fresh.best_epoch == kept.best_epoch
+        torch.testing.assert_close(kept.user_reps, fresh.user_reps, rtol=0, atol=0)
+        torch.testing.assert_close(kept.item_reps, fresh.item_reps, rtol=0, atol=0)
 
 
 def test_batch_request_touches_every_shard_it_spans(split):

@@ -36,10 +36,9 @@ if TYPE_CHECKING:
 Batch = dict[str, torch.Tensor]
 
 
-def _chunks(arrays: dict[str, np.ndarray], batch_size: int, device: torch.device) -> Iterator[Batch]:
-    """Consecutive slices of equal-length arrays as tensors on ``device``."""
-    n = len(next(iter(arrays.values())))
-    tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items()}
+def _chunks(tensors: dict[str, torch.Tensor], batch_size: int) -> Iterator[Batch]:
+    """Consecutive slices (views) of equal-length tensors: the batches of one epoch."""
+    n = len(next(iter(tensors.values())))
     for start in range(0, n, batch_size):
         yield {k: v[start:start + batch_size] for k, v in tensors.items()}
 
@@ -114,8 +113,8 @@ class BCEObjective(Objective):
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
-        users, items, labels = pointwise_rows(train, self.num_negatives, seed, epoch)
-        return _chunks({"users": users, "items": items, "labels": labels}, batch_size, device)
+        users, items, labels = pointwise_rows(train, self.num_negatives, seed, epoch, device)
+        return _chunks({"users": users, "items": items, "labels": labels}, batch_size)
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
@@ -132,8 +131,8 @@ class BPRObjective(Objective):
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
-        users, pos, neg = bpr_triplets(train, seed, epoch)
-        return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size, device)
+        users, pos, neg = bpr_triplets(train, seed, epoch, device)
+        return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size)
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()

@@ -8,6 +8,7 @@
 * :mod:`.aggregation`: mean, static and attention aggregators (RecEraser Eq. 5-8);
 * :mod:`.sharded`: :class:`SISA`, :class:`RecEraser` and the general :class:`ShardedUnlearning`;
 * :mod:`.ifru`: :class:`IFRU` and :class:`SCIF`, one influence-function step (:class:`InfluenceUnlearning`);
+* :mod:`.reproduction`: RecEraser's Tables 3 and 4 (quality; seconds per deletion);
 * :mod:`.experiment`: :func:`measure_forgetting` on a fitted method and :func:`unlearning_experiment`
   (fit, forget, compare with Retrain: the CLI's ``unlearn``).
 """
@@ -22,6 +23,7 @@ from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnRe
 from .experiment import ForgettingReport, measure_forgetting, unlearning_experiment
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
+from .reproduction import TABLE3_KS, TABLE3_METHODS, sharded_reproduction
 from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
@@ -37,6 +39,6 @@ __all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingRepor
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "SubModel", "UnlearnResult", "UnlearningMethod", "averaged_labels",
-           "balanced_assign", "balanced_partition", "history_concentration", "make_aggregator", "make_method",
+           "balanced_assign", "balanced_partition", "history_concentration", "make_aggregator", "make_method", "sharded_reproduction", "TABLE3_KS", "TABLE3_METHODS",
            "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "pretrained_embeddings",
            "random_partition", "shard_seed", "train_shard", "unlearning_experiment"]

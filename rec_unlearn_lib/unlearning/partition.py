@@ -30,7 +30,7 @@ walk (ties broken by unit index, then anchor index) in at most ``K`` phases of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -77,12 +77,18 @@ class Partition:
         """The ``K`` shards as interactions over the full id space."""
         return [train.subset(self.rows(k)) for k in range(self.num_shards)]
 
-    def remove(self, rows: np.ndarray) -> "Partition":
-        """The partition of the training data without rows ``rows`` (other rows keep their shard)."""
-        assignment = self.assignment[keep_mask(len(self.assignment), rows)]
-        sizes = self.unit_sizes if self.unit != "interaction" else np.bincount(assignment, minlength=self.num_shards)
-        return Partition(self.method, assignment, self.num_shards, self.unit, self.max_size, sizes, self.rounds,
-                         self.converged, self.shifts, self.seed)
+    def remove(self, train: Interactions, rows: np.ndarray) -> "Partition":
+        """The partition of ``train`` (the data it covers) without rows ``rows``; other rows keep their shard.
+
+        ``unit_sizes`` is recounted: a user (UBP) or item (IBP) whose last row in a shard goes
+        leaves that shard.
+        """
+        if len(train) != len(self.assignment):
+            raise ValueError(f"the partition covers {len(self.assignment)} rows, the training data has {len(train)}")
+        keep = keep_mask(len(self.assignment), rows)
+        assignment = self.assignment[keep]
+        return replace(self, assignment=assignment, unit_sizes=count_units(train.subset(keep), assignment,
+                                                                            self.unit, self.num_shards))
 
     def sizes(self, train: Interactions) -> pd.DataFrame:
         """One row per shard: interactions, distinct users, distinct items (and the balanced units)."""
@@ -91,6 +97,14 @@ class Partition:
             rows.append({"shard": k, "interactions": len(shard), "users": int((shard.user_counts() > 0).sum()),
                          "items": int((shard.item_counts() > 0).sum()), "units": int(self.unit_sizes[k])})
         return pd.DataFrame(rows)
+
+
+def count_units(train: Interactions, assignment: np.ndarray, unit: str, num_shards: int) -> np.ndarray:
+    """int64 [K]: the units per shard: rows (``interaction``), distinct users (``user``) or items (``item``)."""
+    if unit == "interaction":
+        return np.bincount(assignment, minlength=num_shards)
+    ids, space = (train.users, train.num_users) if unit == "user" else (train.items, train.num_items)
+    return np.bincount(np.unique(assignment * space + ids) // space, minlength=num_shards)
 
 
 def max_shard_size(num_units: int, num_shards: int, factor: float = 1.2) -> int:

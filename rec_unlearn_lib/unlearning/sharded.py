@@ -57,9 +57,11 @@ class ShardJob:
     Attributes:
         shard: shard index ``k``.
         backbone: backbone name; settings: its model and training settings.
-        train: the shard's interactions (full id space).
+        train: the shard's interactions (full id space). Validation masks these rows only, the
+            only training data the sub-model sees: its selection (best epoch) does not depend on
+            other shards, so a shard that keeps its rows after a deletion is exactly the sub-model a
+            fresh fit on ``D \\ D_f`` gives.
         split: for validation (``split.valid``) and the id-space sizes.
-        mask: the full training data masked at validation (so sub-models are selected like the final model).
         seed: the sub-model's seed (:func:`shard_seed`).
         device: where to train.
     """
@@ -69,7 +71,6 @@ class ShardJob:
     settings: BackboneSettings
     train: Interactions
     split: Split
-    mask: Interactions
     seed: int
     device: torch.device
 
@@ -112,7 +113,7 @@ def train_shard(job: ShardJob) -> SubModel:
     """Train one sub-model from scratch on its shard: the unit of work of the shard loop."""
     with timed(job.device) as clock:
         model = make_backbone(job.backbone, job.split.num_users, job.split.num_items, job.settings, job.seed)
-        result = fit(model, job.split, job.settings.train_config(job.seed, job.device), job.train, mask=job.mask)
+        result = fit(model, job.split, job.settings.train_config(job.seed, job.device), job.train)
         users, items = frozen_representations(model)
     return SubModel(job.shard, users, items, job.train.user_counts() > 0, job.train.item_counts() > 0,
                     clock.seconds, result.best_epoch, int(result.history["epoch"].max()))
@@ -199,8 +200,8 @@ class ShardedUnlearning(UnlearningMethod):
     def shard_jobs(self, shards: Iterable[int]) -> list[ShardJob]:
         """The jobs that (re)train the given shards on their current data."""
         partition = self._fitted(self.partition)
-        return [ShardJob(k, self.backbone, self.settings, self.train.subset(partition.rows(k)),
-                         self.split, self.train, shard_seed(self.seed, k), self.device) for k in shards]
+        return [ShardJob(k, self.backbone, self.settings, self.train.subset(partition.rows(k)), self.split,
+                         shard_seed(self.seed, k), self.device) for k in shards]
 
     def _train_shards(self, shards: Iterable[int]) -> tuple[float, list[SubModel]]:
         with timed(self.device) as clock:
@@ -234,8 +235,8 @@ class ShardedUnlearning(UnlearningMethod):
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
         partition = self._fitted(self.partition)
         shards = sorted(int(k) for k in np.unique(partition.assignment[rows]))
+        self.partition = partition.remove(self.train, rows)
         self._train = self.train.drop(rows)
-        self.partition = partition.remove(rows)
         shard_seconds, retrained = self._train_shards(shards)
         by_shard = {s.shard: s for s in self.submodels}
         by_shard.update({s.shard: s for s in retrained})

@@ -1,0 +1,114 @@
+"""Result files: tidy CSV tables with the facts needed to re-run them, written whole or not at all.
+
+Every table the study and the benchmark write goes through :func:`save_table`: the CSV at
+``path`` and, beside it, ``path.meta.json`` with :func:`run_metadata` (device, versions,
+commit, seed, command, wall time). Both are written to temporary files first and renamed,
+so an interrupted run never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+COMMIT_ENV = "REC_UNLEARN_COMMIT"
+
+
+def current_commit() -> str:
+    """The git commit of the library's checkout (``-dirty`` if it has changes), else ``$REC_UNLEARN_COMMIT``,
+    else ``unknown`` (a copy without its ``.git``)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get(COMMIT_ENV, "unknown")
+
+
+def device_name(device: torch.device | str) -> str:
+    """A readable name of ``device``: the GPU's model, or the CPU's."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def run_metadata(device: torch.device | str | None = None, seed: int | None = None,
+                 command: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The facts a result needs to be trusted and re-run: when, where, with what, how.
+
+    Args:
+        device: the device that computed it (its name is recorded; with a GPU, the CPU's too).
+        seed: the seed of the run.
+        command: the command line (default: this process's).
+        extra: more fields (e.g. ``wall_seconds``, ``profile``).
+    """
+    meta: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": current_commit(),
+        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
+        "seed": seed,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cpu": device_name("cpu"),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "platform": platform.platform(),
+    }
+    if device is not None:
+        meta["device"] = str(device)
+        meta["device_name"] = device_name(device)
+    meta.update(extra)
+    return meta
+
+
+def _write_atomically(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any]) -> Path:
+    """Write ``frame`` to ``path`` (CSV) and ``metadata`` to ``path.meta.json``, each whole or not at all.
+
+    Returns:
+        the CSV's path.
+
+    Raises:
+        ValueError: an empty table (nothing was measured).
+    """
+    if frame.empty:
+        raise ValueError(f"refusing to write an empty table to {path}")
+    path = Path(path)
+    _write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    meta = path.with_name(path.name + ".meta.json")
+    _write_atomically(meta, lambda tmp: Path(tmp).write_text(json.dumps(metadata, indent=2, default=str) + "\n"))
+    return path
+
+
+def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A table written by :func:`save_table` and its metadata."""
+    path = Path(path)
+    meta = path.with_name(path.name + ".meta.json")
+    return pd.read_csv(path), json.loads(meta.read_text()) if meta.exists() else {}
