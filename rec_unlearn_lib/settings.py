@@ -135,11 +135,11 @@ class TrainConfig(_Settings):
         """Whether training steps are replayed from a CUDA graph (a GPU, ``cuda_graph``, a graphable optimiser)."""
         return self.cuda_graph and self.device.type == "cuda" and OPTIMIZERS[self.optimizer].graphable
 
-    def make_optimizer(self, params) -> torch.optim.Optimizer:
-        """The configured optimiser over ``params`` (fused on a GPU, capturable when :attr:`graphed`)."""
+    def make_optimizer(self, params, capturable: bool = False) -> torch.optim.Optimizer:
+        """The configured optimiser over ``params`` (fused on a GPU; ``capturable`` to run inside a CUDA graph)."""
         spec = OPTIMIZERS[self.optimizer]
         options = spec.gpu_options if self.device.type == "cuda" else {}
-        return spec.cls(params, lr=self.lr, **options, **({"capturable": True} if self.graphed else {}))
+        return spec.cls(params, lr=self.lr, **options, **({"capturable": True} if capturable else {}))
 
 
 @dataclass(frozen=True)

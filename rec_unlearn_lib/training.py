@@ -68,7 +68,7 @@ class TrainStep:
 
     Args:
         model: the model (on its device, with its training data set).
-        optimizer: its optimiser (``capturable=True`` when ``graphed``, see
+        optimizer: its optimiser (created with ``capturable=True`` when ``graphed``, see
             :meth:`~rec_unlearn_lib.settings.TrainConfig.make_optimizer`).
         graphed: replay from a CUDA graph (needs a CUDA device).
         warmup: eager steps before the capture.
@@ -146,8 +146,11 @@ def train_epoch(model: Recommender, step: TrainStep, train: Interactions, config
 
 
 def make_step(model: Recommender, config: TrainConfig) -> TrainStep:
-    """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep`."""
-    return TrainStep(model, config.make_optimizer(model.parameters()), config.graphed)
+    """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep` that replays a
+    CUDA graph where ``config`` allows it (:attr:`~rec_unlearn_lib.settings.TrainConfig.graphed`) and the model
+    can be captured (:attr:`~rec_unlearn_lib.models.base.Recommender.graph_capturable`)."""
+    graphed = config.graphed and model.graph_capturable
+    return TrainStep(model, config.make_optimizer(model.parameters(), capturable=graphed), graphed)
 
 
 def fit(model: Recommender, split: Split, config: TrainConfig | None = None,

@@ -15,7 +15,7 @@ evaluation, not one per batch.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import ClassVar, TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -60,6 +60,9 @@ class Recommender(nn.Module, ABC):
     """
 
     name: str = "recommender"
+    #: its training step can be recorded as a CUDA graph: no host synchronisation and no host-to-device
+    #: copy inside :meth:`loss` (see :class:`~rec_unlearn_lib.training.TrainStep`)
+    graph_capturable: ClassVar[bool] = True
 
     def __init__(self, num_users: int, num_items: int, objective: "Objective | None" = None) -> None:
         super().__init__()

@@ -57,6 +57,10 @@ class LightGCN(EmbeddingModel):
         self.num_layers = num_layers
         self.graph: torch.Tensor | None = None
 
+    #: torch.sparse.mm's CSR product copies from the host inside the step (torch 2.11 on an H100):
+    #: LightGCN's steps are launched eagerly
+    graph_capturable = False
+
     def fit_data(self, train: Interactions) -> None:
         self.graph = self.graph_of(train)
 

@@ -175,6 +175,8 @@ class AttentionAggregator(Aggregator):
                                                              generator=generator))
         self.item_att_b = nn.Parameter(torch.zeros(size))
         self.item_att_h = nn.Parameter(torch.full((size,), 0.01))
+        self._packed(self.user_seen, "user")
+        self._packed(self.item_seen, "item")
 
     @classmethod
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
@@ -183,17 +185,30 @@ class AttentionAggregator(Aggregator):
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
                    generator=generator)
 
-    def _aggregate(self, reps: torch.Tensor, seen: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
+    def _packed(self, seen: torch.Tensor, prefix: str) -> None:
+        """Register the seen (shard, node) pairs of ``seen`` [K, n], shard-major, and where each shard's run starts.
+
+        Computed once: the training step then has no data-dependent shapes (no host
+        synchronisation), so it can be replayed from a CUDA graph.
+        """
+        shard_idx, node_idx = seen.nonzero(as_tuple=True)                           # [M], shard-major
+        self.register_buffer(f"{prefix}_shard_idx", shard_idx)
+        self.register_buffer(f"{prefix}_node_idx", node_idx)
+        self.register_buffer(f"{prefix}_any_seen", seen.any(0))
+        counts = torch.bincount(shard_idx, minlength=seen.shape[0]).tolist()
+        setattr(self, f"_{prefix}_bounds", [0, *torch.tensor(counts).cumsum(0).tolist()])
+
+    def _aggregate(self, reps: torch.Tensor, prefix: str, w: torch.Tensor, b: torch.Tensor,
                    h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Aggregated ``[n, d]`` and weights ``[K, n]``; only seen (shard, node) pairs are computed."""
         num_shards, n, d = reps.shape
-        shard_idx, node_idx = seen.nonzero(as_tuple=True)                           # packed seen pairs, [M]
-        tr = torch.cat([reps[k][node_idx[shard_idx == k]] @ self.transfer_w[k] + self.transfer_b[k]
+        shard_idx, node_idx = getattr(self, f"{prefix}_shard_idx"), getattr(self, f"{prefix}_node_idx")
+        any_seen, bounds = getattr(self, f"{prefix}_any_seen"), getattr(self, f"_{prefix}_bounds")
+        tr = torch.cat([reps[k][node_idx[bounds[k]:bounds[k + 1]]] @ self.transfer_w[k] + self.transfer_b[k]
                         for k in range(num_shards)])                                # Eq. 5, [M, d] (shard-major)
         scores = torch.relu(tr @ w + b) @ h                                         # Eq. 7, [M]
         logits = torch.full((num_shards, n), -torch.inf, device=reps.device, dtype=tr.dtype)
         logits = logits.index_put((shard_idx, node_idx), scores)
-        any_seen = seen.any(0)
         logits = torch.where(any_seen[None, :], logits, torch.zeros_like(logits))
         weight = torch.softmax(logits, 0) * any_seen[None, :]                       # [K, n]
         out = torch.zeros(n, d, device=reps.device, dtype=tr.dtype)
@@ -201,14 +216,14 @@ class AttentionAggregator(Aggregator):
         return out, weight
 
     def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        users, _ = self._aggregate(self.user_reps, self.user_seen, self.user_att_w, self.user_att_b, self.user_att_h)
-        items, _ = self._aggregate(self.item_reps, self.item_seen, self.item_att_w, self.item_att_b, self.item_att_h)
+        users, _ = self._aggregate(self.user_reps, "user", self.user_att_w, self.user_att_b, self.user_att_h)
+        items, _ = self._aggregate(self.item_reps, "item", self.item_att_w, self.item_att_b, self.item_att_h)
         return users, items
 
     @torch.no_grad()
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        _, alpha = self._aggregate(self.user_reps, self.user_seen, self.user_att_w, self.user_att_b, self.user_att_h)
-        _, beta = self._aggregate(self.item_reps, self.item_seen, self.item_att_w, self.item_att_b, self.item_att_h)
+        _, alpha = self._aggregate(self.user_reps, "user", self.user_att_w, self.user_att_b, self.user_att_h)
+        _, beta = self._aggregate(self.item_reps, "item", self.item_att_w, self.item_att_b, self.item_att_h)
         return alpha, beta
 
 
