@@ -71,8 +71,8 @@ def _time_backbone(split, dataset_name, name, settings, dev, graphed, profile, e
         with timed(dev) as clock:
             evaluate(model, split, "test")
         eval_times.append(clock.seconds)
-    return {"dataset": dataset_name, "model": name, "objective": model.objective.name if model.objective else "", "profile": profile,
-            "device": dev.type, "cuda_graph": step.graphed, "batch_size": settings.batch_size,
+    return {"dataset": dataset_name, "model": name, "objective": model.objective.name if model.objective else "",
+            "profile": profile, "device": dev.type, "cuda_graph": step.graphed, "batch_size": settings.batch_size,
             "threads": torch.get_num_threads(), "train_interactions": len(split.train),
             "eval_users": int(len(set(split.test.users.tolist()))),
             "epoch_seconds": statistics.median(epoch_times) if epoch_times else None,

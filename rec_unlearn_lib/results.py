@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import torch
@@ -25,8 +25,11 @@ COMMIT_ENV = "REC_UNLEARN_COMMIT"
 
 
 def current_commit() -> str:
-    """The git commit of the library's checkout (``-dirty`` if it has changes), else ``$REC_UNLEARN_COMMIT``,
-    else ``unknown`` (a copy without its ``.git``)."""
+    """The commit of the code that runs: ``$REC_UNLEARN_COMMIT`` where set (a copy of the working tree on
+    another machine, whose own ``.git`` may be stale or absent), else the git commit of the library's
+    checkout (``-dirty`` if it has changes), else ``unknown``."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -35,7 +38,7 @@ def current_commit() -> str:
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get(COMMIT_ENV, "unknown")
+        return "unknown"
 
 
 def device_name(device: torch.device | str) -> str:
@@ -77,20 +80,24 @@ def run_metadata(device: torch.device | str | None = None, seed: int | None = No
     return meta
 
 
-def _write_atomically(path: Path, write: Any) -> None:
+def _temporary(path: Path, write: Callable[[str], None]) -> str:
+    """Write through ``write`` into a new temporary file beside ``path``; returns its name (removed on failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
         write(tmp)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write ``frame`` to ``path`` (CSV) and ``metadata`` to ``path.meta.json``, each whole or not at all.
+    """Write ``frame`` to ``path`` (CSV) and ``metadata`` to ``path.meta.json``, together or not at all.
+
+    Both go to temporary files first; only when both are complete are they renamed into place
+    (the metadata first, the table last), so a table on disk always has its metadata.
 
     Returns:
         the CSV's path.
@@ -101,9 +108,16 @@ def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any]) 
     if frame.empty:
         raise ValueError(f"refusing to write an empty table to {path}")
     path = Path(path)
-    _write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
     meta = path.with_name(path.name + ".meta.json")
-    _write_atomically(meta, lambda tmp: Path(tmp).write_text(json.dumps(metadata, indent=2, default=str) + "\n"))
+    table_tmp = _temporary(path, lambda tmp: frame.to_csv(tmp, index=False))
+    try:
+        meta_tmp = _temporary(meta, lambda tmp: Path(tmp).write_text(json.dumps(metadata, indent=2, default=str)
+                                                                       + "\n"))
+    except BaseException:
+        Path(table_tmp).unlink(missing_ok=True)
+        raise
+    os.replace(meta_tmp, meta)
+    os.replace(table_tmp, path)
     return path
 
 

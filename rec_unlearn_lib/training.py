@@ -148,8 +148,9 @@ def train_epoch(model: Recommender, step: TrainStep, train: Interactions, config
 def make_step(model: Recommender, config: TrainConfig) -> TrainStep:
     """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep` that replays a
     CUDA graph where ``config`` allows it (:attr:`~rec_unlearn_lib.settings.TrainConfig.graphed`) and the model
-    can be captured (:attr:`~rec_unlearn_lib.models.base.Recommender.graph_capturable`)."""
-    graphed = config.graphed and model.graph_capturable
+    can be captured (:attr:`~rec_unlearn_lib.models.base.Recommender.graph_capturable`) with batches of one
+    shape (:attr:`~rec_unlearn_lib.models.objectives.Objective.fixed_batch_shapes`)."""
+    graphed = config.graphed and model.graph_capturable and bool(model.objective and model.objective.fixed_batch_shapes)
     return TrainStep(model, config.make_optimizer(model.parameters(), capturable=graphed), graphed)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 import pytest
 
-from rec_unlearn_lib.sampling import bpr_triplets, epoch_generator, negatives_without_replacement, pointwise_rows, uniform_negatives
+from rec_unlearn_lib.sampling import (bpr_triplets, epoch_generator, negatives_without_replacement, pointwise_rows,
+                                      uniform_negatives)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.splits import labelled_split, leave_one_out, make_split, predefined_split, random_split
 

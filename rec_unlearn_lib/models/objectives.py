@@ -20,7 +20,7 @@ training triplets can be re-materialised at unlearning time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Iterator, cast
+from typing import TYPE_CHECKING, ClassVar, Iterator, cast
 
 import numpy as np
 import torch
@@ -56,6 +56,8 @@ class Objective(ABC):
     """
 
     name = "objective"
+    #: every batch but an epoch's last has the same shapes, so one CUDA graph serves them all
+    fixed_batch_shapes: ClassVar[bool] = True
 
     def __init__(self, reg: float = 0.0) -> None:
         if reg < 0:
@@ -159,6 +161,7 @@ class WMFObjective(Objective):
     """
 
     name = "wmf"
+    fixed_batch_shapes = False   # a batch holds all positives of its users: shapes differ batch to batch
 
     def __init__(self, reg: float = 0.0, c0: float = 0.2) -> None:
         super().__init__(reg)

@@ -39,6 +39,7 @@ __all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingRepor
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "SubModel", "UnlearnResult", "UnlearningMethod", "averaged_labels",
-           "balanced_assign", "balanced_partition", "history_concentration", "make_aggregator", "make_method", "sharded_reproduction", "TABLE3_KS", "TABLE3_METHODS",
-           "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "pretrained_embeddings",
-           "random_partition", "shard_seed", "train_shard", "unlearning_experiment"]
+           "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
+           "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time",
+           "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "train_shard",
+           "unlearning_experiment"]
