@@ -48,12 +48,13 @@ __all__ = ["BackboneSettings", "Dataset", "DatasetNotFoundError", "ForgetRequest
            "Interactions", "MalformedDataError", "Registry", "Runtime", "ShardingSettings", "Split", "TrainConfig",
            "TrainResult", "UnknownChoiceError", "__version__", "attack", "backbone_settings", "build_model",
            "default_device", "evaluate", "fit", "get_profile", "influence", "load_dataset", "locate", "make_split",
-           "notebook", "plots", "set_seed", "sharding_settings", "synthetic_dataset", "timed", "train_backbone",
+           "notebook", "parallel", "plots", "set_seed", "sharding_settings", "synthetic_dataset", "timed", "train_backbone",
            "unlearning"]
 
 
 def __getattr__(name: str) -> ModuleType:
-    """``rul.plots`` and ``rul.notebook`` on first use (they import matplotlib, which the command line never needs)."""
-    if name in ("notebook", "plots"):
+    """``rul.plots``, ``rul.notebook`` and ``rul.parallel`` on first use (matplotlib and Ray are imported only
+    where they are used)."""
+    if name in ("notebook", "plots", "parallel"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

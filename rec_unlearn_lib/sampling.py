@@ -116,10 +116,10 @@ def pointwise_rows(train: Interactions, num_negatives: int, seed: int, epoch: in
     return users[order], items[order], labels[order]
 
 
-def user_batches(num_users: int, batch_size: int, seed: int, epoch: int = 0) -> list[np.ndarray]:
-    """A shuffled partition of ``0 .. num_users-1`` into batches (for whole-data losses such as WMF)."""
-    order = torch.randperm(num_users, generator=epoch_generator(seed, epoch)).numpy()
-    return np.array_split(order, max(1, -(-num_users // batch_size)))
+def user_batches(users: np.ndarray, batch_size: int, seed: int, epoch: int = 0) -> list[np.ndarray]:
+    """The ids ``users`` [n] shuffled and cut into batches of at most ``batch_size`` (whole-data losses: WMF)."""
+    order = torch.randperm(len(users), generator=epoch_generator(seed, epoch)).numpy()
+    return np.array_split(np.asarray(users)[order], max(1, -(-len(users) // batch_size)))
 
 
 def negatives_without_replacement(exclude: Interactions, users: np.ndarray, num: int, seed: int,

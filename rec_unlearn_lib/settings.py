@@ -148,7 +148,8 @@ class BackboneSettings(_Settings):
 
     Model: ``emb_dim`` (d), ``num_layers`` (LightGCN's K), ``reg`` (L2 weight), ``num_negatives``
     (BCE on implicit data), ``c0`` (WMF's weight of unobserved pairs), ``objective`` (``None``:
-    the backbone's own), ``init_std`` (standard deviation of the initial embeddings). Training: the fields of :class:`TrainConfig` of the same names.
+    the backbone's own), ``init_std`` (standard deviation of the initial embeddings). Training:
+    the fields of :class:`TrainConfig` of the same names.
     """
 
     kind: ClassVar[str] = "backbone"
@@ -201,7 +202,7 @@ class ShardingSettings(_Settings):
         attention_size: k, the attention network's size (Eq. 7).
         agg_epochs, agg_patience: the aggregator's epochs and early-stopping patience.
         agg_lr, agg_batch_size: its learning rate and batch size (``None``: the backbone's).
-        agg_reg: lambda of Eq. 8 (L2 on the aggregator's parameters).
+        agg_reg: L2 on the aggregator's parameters, ``agg_reg / 2 * ||Theta||^2`` (twice Eq. 8's lambda).
         forget_count: interactions deleted one at a time in the Table 4 experiment (100 in the paper).
     """
 
@@ -258,6 +259,21 @@ PROFILES.add("full", Profile(
     {"wmf": {"lr": 5e-3, "reg": 0.0, "batch_size": 256}},
     ShardingSettings(agg_epochs=50, agg_patience=10, agg_batch_size=None, forget_count=100)),
     "the papers' scale (RecEraser's ML-1M: d = 64, 3 LightGCN layers, up to 1000 epochs), meant for one GPU")
+
+
+PROFILES.add("receraser", Profile(
+    "receraser-ml-1m",
+    # RecEraser section 5.1.4: AdaGrad, lr 0.05, batch 512, d = 64, at most 1000 epochs, early stopping after
+    # 10 epochs without improvement (here: evaluated every 5 epochs, patience 2). The paper gives no L2
+    # weights or initialisation: those are the official code's (README: reg 0.01 for BPR, 1e-3 for LightGCN;
+    # WMF has none; N(0, 0.01) initial embeddings).
+    BackboneSettings(emb_dim=64, epochs=1000, lr=0.05, optimizer="adagrad", batch_size=512, reg=1e-2,
+                     init_std=0.01, eval_every=5, patience=2),
+    {"wmf": {"reg": 0.0}, "lightgcn": {"reg": 1e-3}},
+    # the official code: the aggregator at most 50 epochs, evaluated every epoch, patience 10, the
+    # backbone's optimiser, learning rate and batch
+    ShardingSettings(attention_size=32, agg_epochs=50, agg_patience=10, agg_batch_size=None, forget_count=100)),
+    "RecEraser's published settings on its ML-1M split (AdaGrad, lr 0.05, batch 512): Table 3 as printed")
 
 
 def get_profile(profile: str | None = None) -> str:

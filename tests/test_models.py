@@ -29,13 +29,17 @@ def test_wmf_efficient_loss_equals_weighted_squared_error():
     torch.manual_seed(0)
     model = MF(4, 5, 3, WMFObjective(c0=0.3))
     batch = next(iter(model.objective.batches(train, batch_size=4, seed=0, epoch=0, device=torch.device("cpu"))))
-    assert sorted(batch["users"].tolist()) == [0, 1, 2, 3]
+    # the users and items of the training data only (user 3 and item 4 have none)
+    assert sorted(batch["users"].tolist()) == [0, 1, 2] and batch["items"].tolist() == [0, 1, 2, 3]
     scores = model.user_emb @ model.item_emb.T
     y = torch.as_tensor(train.to_csr().toarray(), dtype=torch.float64)
     w = torch.where(y > 0, 1.0, 0.3)
-    brute = (w * (y - scores) ** 2).sum()
+    brute = (w * (y - scores) ** 2)[:3, :4].sum()
     # the efficient form is the weighted squared error exactly, divided by |B|
-    assert torch.allclose(model.loss(batch), brute / 4, rtol=1e-12)
+    assert torch.allclose(model.loss(batch), brute / 3, rtol=1e-12)
+    # nothing outside the training data's users and items gets a gradient (a shard's sub-model stays in its shard)
+    model.loss(batch).backward()
+    assert model.user_emb.grad[3].abs().sum() == 0 and model.item_emb.grad[4].abs().sum() == 0
 
 
 def test_bpr_and_bce_losses_match_formulas():

@@ -9,7 +9,7 @@ import torch
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
 from rec_unlearn_lib.settings import Runtime, backbone_settings
-from rec_unlearn_lib.splits import random_split
+from rec_unlearn_lib.splits import make_split, random_split
 from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, ForgettingReport, MeanAggregator, RecEraser,
                                         Retrain, SISA, ShardedUnlearning, StaticAggregator, UnlearnResult,
                                         make_method, measure_forgetting, train_shard)
@@ -68,6 +68,24 @@ def test_retrain_forget_equals_training_from_scratch(split):
     reference = Retrain("bpr", profile="quick", seed=0, device="cpu", **TINY).fit(split, request.split(split.train)[0])
     torch.testing.assert_close(_scores(result.model, split), _scores(reference.model, split))
     assert not torch.equal(original, _scores(result.model, split))
+
+
+@pytest.mark.parametrize("name, backbone", [("retrain", "bpr"), ("sisa", "bpr"), ("receraser", "lightgcn"),
+                                            ("ifru", "mf"), ("scif", "mf")])
+def test_a_user_whose_every_interaction_is_forgotten_is_ranked_by_popularity(split, synthetic, name, backbone):
+    """One defined behaviour for every method: a user left without training data gets the most popular items."""
+    kwargs = {"sharding": SHARDING, "num_shards": 3} if name in ("sisa", "receraser") else {}
+    if name in ("ifru", "scif"):     # IFRU's setting: labelled pairs
+        kwargs["solver_options"] = {"damping": 0.05}
+        split = make_split(synthetic, "labelled", seed=0)
+    method = make_method(name, backbone, profile="quick", seed=0, device="cpu", **kwargs, **TINY).fit(split)
+    user = int(split.train.users[0])
+    rows = np.flatnonzero(split.train.users == user)
+    method.forget(ForgetRequest(split.train.users[rows], split.train.items[rows]))
+    counts = torch.as_tensor(method.train.positives().item_counts(), dtype=torch.float32)
+    torch.testing.assert_close(method.model.full_scores(torch.tensor([user]))[0], counts)
+    other = int(split.train.users[rows[-1] + 1])       # a user with data keeps the model's own scores
+    assert not torch.equal(method.model.full_scores(torch.tensor([other]))[0], counts)
 
 
 @pytest.mark.parametrize("cls", [Retrain, RecEraser])

@@ -51,6 +51,34 @@ class EmbeddingScorer(Scorer):
         return self.user_emb[users] @ self.item_emb.T
 
 
+class ColdStartScorer(Scorer):
+    """A scorer that ranks users without training data by item popularity, and all others as ``base`` does.
+
+    A user whose every interaction was forgotten (or who never had one) has nothing a model
+    learned from: every method in the book gives such users the same defined answer, the items
+    with the most positive training interactions, instead of whatever an untrained or zeroed
+    embedding happens to score.
+
+    Args:
+        base: the model's own scorer.
+        cold: bool [num_users], users without training data.
+        popularity: float [num_items], positive training interactions per item.
+    """
+
+    def __init__(self, base: Scorer, cold: torch.Tensor, popularity: torch.Tensor) -> None:
+        self.base, self.cold, self.popularity = base, cold, popularity
+
+    def pairs(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        scores = self.base.pairs(users, items)
+        cold = self.cold.to(scores.device)[users]
+        return torch.where(cold, self.popularity.to(scores)[items], scores)
+
+    def full(self, users: torch.Tensor) -> torch.Tensor:
+        scores = self.base.full(users)
+        cold = self.cold.to(scores.device)[users]
+        return torch.where(cold[:, None], self.popularity.to(scores)[None, :], scores)
+
+
 class Recommender(nn.Module, ABC):
     """Base class: ``num_users`` x ``num_items`` scores and, if trainable, an objective.
 
@@ -68,6 +96,8 @@ class Recommender(nn.Module, ABC):
         super().__init__()
         self.num_users, self.num_items = num_users, num_items
         self.objective = objective
+        self.cold_users: torch.Tensor | None = None      # bool [U] once fit_data has seen the training data
+        self.popularity: torch.Tensor | None = None      # float [I]
 
     @property
     def device(self) -> torch.device:
@@ -76,7 +106,18 @@ class Recommender(nn.Module, ABC):
         return torch.device("cpu")
 
     def fit_data(self, train: Interactions) -> None:
-        """Attach what the model derives from its training data (graph, counts); default: nothing."""
+        """Attach what the model derives from its training data: which users have none (they are ranked by
+        popularity, :class:`ColdStartScorer`) and the item counts; subclasses add their own (a graph).
+        Subclasses that override it call it too."""
+        positives = train.positives()
+        self.cold_users = torch.as_tensor(positives.user_counts() == 0)
+        self.popularity = torch.as_tensor(positives.item_counts(), dtype=torch.float32)
+
+    def with_cold_start(self, scorer: Scorer) -> Scorer:
+        """``scorer``, with users without training data ranked by popularity once :meth:`fit_data` has run."""
+        if self.cold_users is None or self.popularity is None or not bool(self.cold_users.any()):
+            return scorer
+        return ColdStartScorer(scorer, self.cold_users, self.popularity)
 
     @abstractmethod
     def scorer(self) -> Scorer:
@@ -110,7 +151,7 @@ class InnerProductModel(Recommender):
 
     def scorer(self) -> Scorer:
         with torch.no_grad():
-            return EmbeddingScorer(*self.representations())
+            return self.with_cold_start(EmbeddingScorer(*self.representations()))
 
 
 class EmbeddingModel(InnerProductModel):

@@ -62,6 +62,7 @@ class LightGCN(EmbeddingModel):
     graph_capturable = False
 
     def fit_data(self, train: Interactions) -> None:
+        super().fit_data(train)
         self.graph = self.graph_of(train)
 
     def __deepcopy__(self, memo: dict) -> "LightGCN":

@@ -156,6 +156,11 @@ class WMFObjective(Objective):
     which costs ``O((|B| + |I|) d^2 + |R_B| d)`` instead of ``O(|B| |I| d)``. The loss is
     divided by ``|B|`` (mean over the batch's users).
 
+    ``u`` and ``i`` run over the users and items of the training data, as in RecEraser's code: a
+    sub-model of one shard sees only that shard's users and items, so its epoch shrinks with
+    the shard (users and items outside it keep their initial embeddings, which the aggregators
+    ignore), and items without training data are left out of the ``c0`` term.
+
     Args:
         c0: weight of unobserved pairs (0.2 for ML-1M in RecEraser).
     """
@@ -175,11 +180,13 @@ class WMFObjective(Objective):
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
-        csr = train.positives().to_csr()
-        for users in user_batches(train.num_users, batch_size, seed, epoch):
+        positives = train.positives()
+        csr = positives.to_csr()
+        items = torch.as_tensor(np.flatnonzero(positives.item_counts() > 0), device=device)
+        for users in user_batches(np.flatnonzero(positives.user_counts() > 0), batch_size, seed, epoch):
             starts, counts = csr.indptr[users], np.diff(csr.indptr)[users]
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            yield {"users": torch.as_tensor(users, device=device),
+            yield {"users": torch.as_tensor(users, device=device), "items": items,
                    "pos_users": torch.as_tensor(np.repeat(users, counts), device=device),
                    "pos_items": torch.as_tensor(csr.indices[np.repeat(starts, counts) + offsets].astype(np.int64),
                                                 device=device)}
@@ -187,7 +194,8 @@ class WMFObjective(Objective):
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
         p = user_emb[batch["users"]]                                        # [B, d]
-        all_pairs = (p.T @ p * (item_emb.T @ item_emb)).sum()               # sum_u sum_i s_ui^2
+        q = item_emb[batch["items"]]                                        # [I_train, d]
+        all_pairs = (p.T @ p * (q.T @ q)).sum()                             # sum_u sum_i s_ui^2
         s = (user_emb[batch["pos_users"]] * item_emb[batch["pos_items"]]).sum(-1)
         observed = ((1.0 - self.c0) * s.pow(2) - 2.0 * s + 1.0).sum()       # + 1 = y^2: the loss is >= 0
         return (self.c0 * all_pairs + observed) / len(p) + self._reg(model, batch["users"])

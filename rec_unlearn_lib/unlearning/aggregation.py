@@ -27,7 +27,9 @@ aggregator         score                                                     tra
 =================  ========================================================  ================
 
 Trained aggregators minimise the backbone's own loss on all (remaining) training data with
-the sub-models frozen, plus ``agg_reg / 2 * ||Theta||^2`` on their parameters (Eq. 8).
+the sub-models frozen, plus ``agg_reg / 2 * ||Theta||^2`` on their parameters (Eq. 8). The paper's
+Eq. 8 writes ``lambda * ||Theta||^2``; the book keeps the factor 1/2 of ``tf.nn.l2_loss`` that the
+official code uses, so ``agg_reg = 1e-5`` is the paper's ``lambda = 5e-6``.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ class Aggregator(InnerProductModel):
         user_reps: float [K, U, d]; item_reps: float [K, I, d] (copied, zeroed where unseen).
         user_seen: bool [K, U]; item_seen: bool [K, I].
         objective: the backbone's loss (with ``reg = 0``: the penalty here is on the aggregator's own parameters).
-        agg_reg: ``lambda`` of Eq. 8 (L2 on the aggregator's parameters, ``lambda/2 * ||Theta||^2``).
+        agg_reg: the L2 weight on the aggregator's parameters: the penalty is ``agg_reg / 2 * ||Theta||^2``
+            (the paper's Eq. 8 writes ``lambda * ||Theta||^2``, so ``agg_reg = 2 lambda``).
     """
 
     name = "aggregator"

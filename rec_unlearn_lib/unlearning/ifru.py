@@ -114,8 +114,9 @@ class InfluenceUnlearning(SingleModelMethod):
         loss, num_spill = self.forget_loss(model, batch, mask, train, rows)
         _, result = influence_unlearn(problem, loss, len(mask), int(mask.sum()), solver=self.solver, apply=True,
                                       **self.solver_options)
-        if isinstance(model, LightGCN):
-            model.fit_data(retain)                           # score on the graph of D \ D_f (as IFRU evaluates)
+        # score from the data left: LightGCN on the graph of D \ D_f (as IFRU evaluates), users left without
+        # data by popularity (as under every method)
+        model.fit_data(retain)
         self._model, self._train, self.last_solve = model, retain, result
         d = result.diagnostics
         touched = {"shards": [], "users": len(phi.users), "items": len(phi.items), "spillover_rows": num_spill,

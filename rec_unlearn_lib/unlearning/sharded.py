@@ -12,8 +12,8 @@ Both costs are measured apart (RecEraser Table 4).
 
 The shard loop is one seam: :func:`train_shard` takes a picklable :class:`ShardJob` and
 returns a :class:`SubModel`; ``ShardedUnlearning(shard_map=...)`` decides how the jobs run
-(``map`` by default; e.g. ``concurrent.futures.ProcessPoolExecutor().map`` or a cluster
-engine's map to train shards in parallel).
+(``map`` by default; :func:`rec_unlearn_lib.parallel.ray_shard_map` trains them as Ray tasks,
+on this machine or a cluster).
 
 One caveat the papers share: the balanced partitions are computed from embeddings pre-trained
 on all of ``D`` (including rows later forgotten). The book, like RecEraser, keeps the partition
@@ -226,6 +226,7 @@ class ShardedUnlearning(UnlearningMethod):
                                   torch.as_tensor(np.stack([s.item_seen for s in subs])), objective,
                                   self.sharding.agg_reg, self.sharding.attention_size, torch_generator(self.seed))
             agg.to(self.device)
+            agg.fit_data(self.train)          # also for the untrained mean: users left without data rank by popularity
             self.aggregator_result = None
             if any(p.requires_grad for p in agg.parameters()):
                 self.aggregator_result = fit(agg, self.split, self.aggregator_config(), self.train)
@@ -233,15 +234,22 @@ class ShardedUnlearning(UnlearningMethod):
 
     # ------------------------------------------------------------------ forgetting
     def _forget_rows(self, rows: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
+        """Retrain the shards that held ``rows`` and the aggregator. All or nothing: if a shard's training
+        fails (e.g. a cluster task), the method keeps its earlier data, partition and models."""
         partition = self._fitted(self.partition)
         shards = sorted(int(k) for k in np.unique(partition.assignment[rows]))
-        self.partition = partition.remove(self.train, rows)
-        self._train = self.train.drop(rows)
-        shard_seconds, retrained = self._train_shards(shards)
-        by_shard = {s.shard: s for s in self.submodels}
-        by_shard.update({s.shard: s for s in retrained})
-        self.submodels = [by_shard[k] for k in range(self.num_shards)]
-        agg_seconds, self._model = self._train_aggregator()
+        before = (self._train, self.partition, self.submodels, self._model, self.aggregator_result)
+        try:
+            self.partition = partition.remove(self.train, rows)
+            self._train = self.train.drop(rows)
+            shard_seconds, retrained = self._train_shards(shards)
+            by_shard = {s.shard: s for s in self.submodels}
+            by_shard.update({s.shard: s for s in retrained})
+            self.submodels = [by_shard[k] for k in range(self.num_shards)]
+            agg_seconds, self._model = self._train_aggregator()
+        except BaseException:
+            self._train, self.partition, self.submodels, self._model, self.aggregator_result = before
+            raise
         touched = {"shards": shards, "parameters": f"sub-models {shards} and the {self.aggregation} aggregator"}
         return touched, {"shards": shard_seconds, "aggregator": agg_seconds}
 

@@ -1,0 +1,92 @@
+"""Sub-models on a Ray cluster: a ``shard_map`` for SISA and RecEraser backed by Ray tasks.
+
+The K sub-models of a sharded method are independent: :func:`ray_shard_map` trains each one as
+a Ray task (one GPU per task where the cluster has GPUs), on the local machine or on a running
+cluster. Ray is optional (``pip install "rec_unlearn_lib[ray]"``); without it the default
+``map`` trains the sub-models one after another, with the same results::
+
+    from rec_unlearn_lib.parallel import ray_shard_map
+    method = RecEraser("bpr", shard_map=ray_shard_map())
+
+``ray.init`` is called once if Ray is not running yet: it connects to the cluster named by
+``$RAY_ADDRESS`` (Ray's own variable, e.g. ``ray://head:10001`` or ``auto``), else starts a
+local instance. Each task trains with as many torch threads as CPUs it reserved, so tasks do
+not oversubscribe a machine; with the same threads, a sub-model trained through Ray equals one
+trained in the calling process bit for bit on the CPU. A task that fails is retried
+(``max_retries``) and otherwise reported with its shard; the results of the other tasks are
+discarded, so nothing is half-updated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, TypeVar
+
+import torch
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+class ShardTaskError(RuntimeError):
+    """A sub-model's training failed on the cluster (after its retries)."""
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("ray_shard_map needs Ray: pip install 'rec_unlearn_lib[ray]' (or pip install ray)") from None
+    return ray
+
+
+def _with_threads(fn: Callable[[Job], Result], threads: int) -> Callable[[Job], Result]:
+    def run(job: Job) -> Result:
+        torch.set_num_threads(threads)
+        return fn(job)
+    return run
+
+
+def _gpus(job: Any, num_gpus: float | None) -> float:
+    if num_gpus is not None:
+        return num_gpus
+    device = getattr(job, "device", None)
+    return 1 if device is not None and torch.device(device).type == "cuda" else 0
+
+
+ShardMap = Callable[[Callable[[Job], Result], Iterable[Job]], list[Result]]
+
+
+def ray_shard_map(num_cpus: int = 1, num_gpus: float | None = None, max_retries: int = 2,
+                  init: dict[str, Any] | None = None) -> ShardMap:
+    """A ``shard_map`` that runs each job as a Ray task and returns the results in job order.
+
+    Args:
+        num_cpus: CPUs reserved per task (and torch threads in it).
+        num_gpus: GPUs per task; default 1 for a job whose ``device`` is a GPU, else 0.
+        max_retries: retries of a task whose worker died or that raised.
+        init: keyword arguments of ``ray.init`` when Ray is not running yet (e.g. ``{"num_cpus": 2}``).
+
+    Raises:
+        ImportError: Ray is not installed.
+    """
+    ray = _import_ray()
+
+    def shard_map(fn: Callable[[Job], Result], jobs: Iterable[Job]) -> list[Result]:
+        if not ray.is_initialized():
+            ray.init(**(init or {}))
+        task = ray.remote(_with_threads(fn, num_cpus))
+        jobs = list(jobs)
+        refs = [task.options(num_cpus=num_cpus, num_gpus=_gpus(job, num_gpus), max_retries=max_retries,
+                             retry_exceptions=True).remote(job) for job in jobs]
+        results = []
+        for job, ref in zip(jobs, refs):
+            try:
+                results.append(ray.get(ref))
+            except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
+                for other in refs:
+                    ray.cancel(other, force=True)
+                cell = getattr(job, "shard", job)
+                raise ShardTaskError(f"training sub-model {cell} failed after {max_retries} retries: {err}") from err
+        return results
+
+    return shard_map
