@@ -83,8 +83,8 @@ def ray_shard_map(num_cpus: int = 1, num_gpus: float | None = None, max_retries:
             try:
                 results.append(ray.get(ref))
             except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
-                for other in refs:
-                    ray.cancel(other, force=True)
+                for other in refs:      # not force=True: killing a worker mid-task took the driver down with it
+                    ray.cancel(other)
                 cell = getattr(job, "shard", job)
                 raise ShardTaskError(f"training sub-model {cell} failed after {max_retries} retries: {err}") from err
         return results
