@@ -17,7 +17,7 @@ RecEraser's ML-1M): one epoch under 0.05 s (BPR-MF), 0.15 s (MF-BCE) and 0.5 s (
 from __future__ import annotations
 
 import statistics
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 import torch
@@ -25,8 +25,8 @@ import torch
 from .config import default_device
 from .data import load_dataset
 from .evaluation import evaluate
-from .settings import backbone_settings, make_backbone
-from .splits import make_split
+from .settings import BackboneSettings, backbone_settings, make_backbone
+from .splits import Split, make_split
 from .timing import timed
 from .training import make_step, train_epoch
 
@@ -52,27 +52,33 @@ def run_benchmark(datasets: Sequence[str], models: Sequence[str], devices: Seque
                     yield _time_backbone(split, dataset_name, name, settings, dev, False, profile, epochs, seed)
 
 
-def _time_backbone(split, dataset_name, name, settings, dev, graphed, profile, epochs, seed) -> dict[str, object]:
+def _seconds(run: Callable[[int], object], device: torch.device, times: int) -> list[float]:
+    """Wall seconds of ``run(1)``, ..., ``run(times)``, each device-synchronised."""
+    seconds = []
+    for j in range(1, times + 1):
+        with timed(device) as clock:
+            run(j)
+        seconds.append(clock.seconds)
+    return seconds
+
+
+def _time_backbone(split: Split, dataset_name: str, name: str, settings: BackboneSettings, dev: torch.device,
+                   graphed: bool, profile: str, epochs: int, seed: int) -> dict[str, object]:
     """Time one backbone; ``graphed`` asks for CUDA-graph steps (the row's ``cuda_graph`` says whether they ran)."""
     model = make_backbone(name, split.num_users, split.num_items, settings, seed).to(dev)
     model.fit_data(split.train)
     config = settings.train_config(seed, dev).replace(cuda_graph=graphed)
     epoch_times: list[float] = []
-    step = make_step(model, config)
-    if model.objective is not None:
+    graph_steps = False
+    if model.objective is not None:           # the popularity baseline has no training step
+        step = make_step(model, config)
+        graph_steps = step.graphed
         train_epoch(model, step, split.train, config, 0)  # warm-up (and the graph's capture)
-        for epoch in range(1, epochs + 1):
-            with timed(dev) as clock:
-                train_epoch(model, step, split.train, config, epoch)
-            epoch_times.append(clock.seconds)
+        epoch_times = _seconds(lambda epoch: train_epoch(model, step, split.train, config, epoch), dev, epochs)
     evaluate(model, split, "test")  # warm-up
-    eval_times = []
-    for _ in range(epochs):
-        with timed(dev) as clock:
-            evaluate(model, split, "test")
-        eval_times.append(clock.seconds)
+    eval_times = _seconds(lambda _: evaluate(model, split, "test"), dev, epochs)
     return {"dataset": dataset_name, "model": name, "objective": model.objective.name if model.objective else "",
-            "profile": profile, "device": dev.type, "cuda_graph": step.graphed, "batch_size": settings.batch_size,
+            "profile": profile, "device": dev.type, "cuda_graph": graph_steps, "batch_size": settings.batch_size,
             "threads": torch.get_num_threads(), "train_interactions": len(split.train),
             "eval_users": int(len(set(split.test.users.tolist()))),
             "epoch_seconds": statistics.median(epoch_times) if epoch_times else None,

@@ -84,6 +84,11 @@ class TrainStep:
         self._inputs: dict[str, torch.Tensor] = {}
         self._loss = torch.zeros(())
 
+    @property
+    def captured(self) -> bool:
+        """Whether the step has been recorded as a CUDA graph (and is replayed from now on)."""
+        return self._graph is not None
+
     def __call__(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Take the step on ``batch``; returns its loss (a 0-dim tensor on the device, not synchronised)."""
         if self._graph is not None and self._fits(batch):

@@ -61,3 +61,14 @@ def test_missing_data_offline(tmp_path):
     assert out.returncode == 2
     line = out.stderr.strip()
     assert "\n" not in line and "ml-100k" in line and "REC_UNLEARN_DATA" in line
+
+
+def test_bench_writes_its_rows_and_metadata(data_root, tmp_path):
+    out = run("bench", "--datasets", "ml-100k", "--models", "pop", "--devices", "cpu", "--profile", "quick",
+              "--epochs", "1", "--root", str(data_root), "--out", str(tmp_path / "bench.csv"))
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)
+    assert row["model"] == "pop" and row["cuda_graph"] is False and row["epoch_seconds"] is None
+    assert row["eval_seconds"] > 0
+    meta = json.loads((tmp_path / "bench.csv.meta.json").read_text())
+    assert meta["profile"] == "quick" and meta["device"] == "cpu" and "torch" in meta

@@ -180,7 +180,7 @@ def cuda_graph_matches_eager(name: str, epochs: int = 2) -> float:
         assert step.graphed == graphed
         for epoch in range(epochs):
             train_epoch(model, step, split.train, config, epoch)
-        assert (step._graph is not None) == graphed   # the graph was captured and replayed
+        assert step.captured == graphed   # the graph was captured and replayed
         params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     return float((params[0] - params[1]).abs().max())
 

@@ -32,9 +32,8 @@ class Popularity(Recommender):
         self.register_buffer("counts", torch.zeros(num_items))
 
     def fit_data(self, train: Interactions) -> None:
-        super().fit_data(train)
-        counts = torch.as_tensor(train.positives().item_counts(), dtype=torch.float32)
-        self.counts = counts.to(self.counts.device)
+        super().fit_data(train)                            # counts the items' positives (self.popularity)
+        self.counts = self.popularity.to(self.counts.device)
 
     def scorer(self) -> Scorer:
         return PopularityScorer(self.counts)
