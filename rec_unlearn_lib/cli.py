@@ -37,6 +37,7 @@ ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, th
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "num_shards": ("shards", int), "partition": ("partition", str), "aggregation": ("aggregation", str),
     "ratios": ("ratios", tuple), "solver": ("solver", str), "solver_options": ("damping", lambda d: {"damping": d}),
+    "relative_damping": ("relative_damping", float),
 }
 """Method-specific options: constructor keyword (see ``UnlearningMethod.options``) -> (argparse dest, conversion)."""
 
@@ -263,8 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     _backbone_options(unlearn, trainable_models())
     _choice(unlearn, "--method", METHODS, required=True)
     amount = unlearn.add_mutually_exclusive_group()
-    amount.add_argument("--forget-ratio", type=_ratio, default=0.001, help="fraction of training rows to forget")
-    amount.add_argument("--forget-count", type=_positive_int, default=None, help="number of training rows to forget")
+    amount.add_argument("--forget-ratio", type=_ratio, default=0.001,
+                        help="fraction of training rows to forget (--forget-mode users: of the users)")
+    amount.add_argument("--forget-count", type=_positive_int, default=None,
+                        help="number of training rows to forget (--forget-mode users: of users)")
     _choice(unlearn, "--forget-mode", REQUESTS, default="random")
     _choice(unlearn, "--mode", MODES, default="batch")
     unlearn.add_argument("--shards", type=_positive_int, default=None, help="sharded methods: K (default: profile's)")
@@ -273,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     _choice(unlearn, "--solver", SOLVERS, "influence methods; default: cg", default=None)
     unlearn.add_argument("--damping", type=_non_negative, default=None,
                          help="influence methods: mu added to the Hessian (default 0)")
+    unlearn.add_argument("--relative-damping", type=_positive_float, default=None,
+                         help="influence methods on MF: mu as a multiple of the Hessian's mean diagonal entry "
+                              "(UBPR's default: 1)")
     unlearn.add_argument("--ratios", type=_unit, nargs="+", default=None,
                          help="influence methods: pruning ratios a_0 .. a_K in (0, 1] (default: the method's own)")
     _common(unlearn)

@@ -86,6 +86,19 @@ class ForgetRequest:
             raise ForgetRequestError(f"user(s) {missing[:5].tolist()} have no training interactions to forget")
         return cls(train.users[rows], train.items[rows], "users")
 
+    @classmethod
+    def random_users(cls, train: Interactions, ratio: float | None = None, seed: int = 0,
+                     count: int | None = None) -> "ForgetRequest":
+        """Every interaction of a uniform random sample of the users with training data: a ``ratio`` in
+        (0, 1) of them, or exactly ``count`` users (:meth:`by_users`)."""
+        if (ratio is None) == (count is None):
+            raise ValueError("give exactly one of ratio and count")
+        present = np.unique(train.users)
+        k = round(check_ratio(ratio, "forget ratio") * len(present)) if ratio is not None else int(count)  # type: ignore[arg-type]
+        if not 0 < k <= len(present):
+            raise ValueError(f"cannot forget {k} of {len(present)} users with training data")
+        return cls.by_users(train, np.random.default_rng(seed).choice(present, size=k, replace=False))
+
     def rows(self, train: Interactions) -> np.ndarray:
         """Sorted row indices of the requested pairs in ``train``.
 
@@ -139,6 +152,11 @@ def _random_request(train: Interactions, ratio: float | None, count: int | None,
     return train, ForgetRequest.random(train, ratio, seed, count)
 
 
+def _users_request(train: Interactions, ratio: float | None, count: int | None,
+                   seed: int) -> tuple[Interactions, ForgetRequest]:
+    return train, ForgetRequest.random_users(train, ratio, seed, count)
+
+
 def _attack_request(train: Interactions, ratio: float | None, count: int | None,
                     seed: int) -> tuple[Interactions, ForgetRequest]:
     return attack(train, ratio, seed, count)
@@ -148,5 +166,6 @@ REQUESTS: Registry[Callable[[Interactions, "float | None", "int | None", int],
                             tuple[Interactions, ForgetRequest]]] = Registry("forget request")
 """How a request is made from training data: ``(train, ratio, count, seed) -> (train to fit on, request)``."""
 REQUESTS.add("random", _random_request, "a uniform random sample of the training interactions")
+REQUESTS.add("users", _users_request, "every interaction of a random sample of users (ratio and count count users)")
 REQUESTS.add("attack", _attack_request, "IFRU's setting: a random sample has its labels flipped before training, "
                                         "and is then forgotten (labelled protocol)")

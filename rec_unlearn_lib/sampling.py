@@ -73,21 +73,80 @@ def uniform_negatives(positives: Interactions, users: torch.Tensor, generator: t
                        f"({len(todo)} draws left): are some users' histories nearly complete?")
 
 
-def bpr_triplets(train: Interactions, seed: int, epoch: int = 0,
-                 device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One ``(user, positive, negative)`` triplet per positive training row, in shuffled order.
+def bpr_triplets(train: Interactions, seed: int, epoch: int = 0, device: torch.device | str = "cpu",
+                 num_negatives: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``num_negatives`` fresh ``(user, positive, negative)`` triplets per positive training row, shuffled.
 
-    Interaction-uniform (every positive once per epoch), the sampler of LightGCN's
-    PyTorch code; RecEraser's official code draws users uniformly instead.
+    Interaction-uniform (every positive ``num_negatives`` times per epoch), the sampler of
+    LightGCN's PyTorch code with one negative; RecEraser's official code draws users uniformly instead.
 
     Returns:
-        ``(users, pos_items, neg_items)``, each int64 [n_pos] on ``device``.
+        ``(users, pos_items, neg_items)``, each int64 [n_pos * num_negatives] on ``device``.
     """
+    if num_negatives < 1:
+        raise ValueError(f"num_negatives must be at least 1, got {num_negatives}")
     pos = train.positives()
     generator = epoch_generator(seed, epoch, device)
-    order = torch.randperm(len(pos), generator=generator, device=device)
-    users, items = (t[order] for t in pos.tensors(device))
+    order = torch.randperm(len(pos) * num_negatives, generator=generator, device=device)
+    users, items = (t.repeat_interleave(num_negatives)[order] for t in pos.tensors(device))
     return users, items, uniform_negatives(pos, users, generator)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """uint64 [n] -> uint64 [n]: SplitMix64's finaliser, a bijective mix (Steele et al., OOPSLA 2014)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def fixed_triplets(train: Interactions, num_negatives: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UBPR's data points: ``num_negatives`` triplets ``(u, i, j)`` per positive ``(u, i)``, drawn once.
+
+    Negative ``s`` of the positive ``(u, i)`` is the first candidate ``hash(seed, (u, i), s, r) mod |I|``,
+    ``r = 0, 1, ...``, that ``u`` has not interacted with in ``train``: a counter-based draw, so a
+    triplet depends on its own positive and on ``u``'s positives only. The same arguments give the
+    same triplets bit for bit, on every device. Drawn again on ``D \\ D_f`` they are ``D``'s triplets
+    without those of ``D_f``, except where a rejected candidate of a kept positive was one of the
+    user's forgotten items (about ``|D_f(u)| / |I|`` of user ``u``'s triplets): Retrain then trains on
+    nearly the triplets the influence update keeps, and a negative that differs is what a fresh
+    draw on the data left would give.
+
+    Returns:
+        ``(users, pos_items, neg_items)``, int64 [n_pos * num_negatives] each, grouped by positive
+        (the ``num_negatives`` triplets of a positive are consecutive), positives in ``train``'s order.
+
+    Raises:
+        ValueError: ``num_negatives < 1``, or a user has interacted with every item.
+    """
+    if num_negatives < 1:
+        raise ValueError(f"num_negatives must be at least 1, got {num_negatives}")
+    pos = train.positives()
+    num_items = pos.num_items
+    full = np.flatnonzero(pos.user_counts() >= num_items)
+    if len(full):
+        raise ValueError(f"user {int(full[0])} has interacted with every item: no negative to sample")
+    users, items = np.repeat(pos.users, num_negatives), np.repeat(pos.items, num_negatives)
+    slot = np.tile(np.arange(num_negatives, dtype=np.uint64), len(pos))
+    stream = _splitmix64(_splitmix64(np.full(len(users), seed, np.uint64))
+                         ^ _splitmix64(pos.keys.astype(np.uint64).repeat(num_negatives) * np.uint64(1024) + slot))
+    keys = np.sort(pos.keys)
+    neg = np.empty(len(users), np.int64)
+    todo = np.arange(len(users))
+    for r in range(MAX_REJECTION_ROUNDS):
+        candidate = (_splitmix64(stream[todo] + np.uint64(r)) % np.uint64(num_items)).astype(np.int64)
+        query = users[todo] * num_items + candidate
+        found = np.searchsorted(keys, query).clip(max=len(keys) - 1)
+        seen = keys[found] == query
+        neg[todo[~seen]] = candidate[~seen]
+        todo = todo[seen]
+        if len(todo) == 0:
+            return users, items, neg
+    raise RuntimeError(f"negative sampling did not finish in {MAX_REJECTION_ROUNDS} rounds "
+                       f"({len(todo)} draws left): are some users' histories nearly complete?")
 
 
 def pointwise_rows(train: Interactions, num_negatives: int, seed: int, epoch: int = 0,

@@ -34,6 +34,7 @@ import torch
 
 from .config import check_seed, default_device, torch_generator
 from .models import MODELS, OBJECTIVES, build_model, trainable_models
+from .models.objectives import SAMPLINGS
 from .models.base import Recommender
 from .registry import Registry, UnknownChoiceError
 
@@ -147,21 +148,26 @@ class BackboneSettings(_Settings):
     """A backbone's model and training settings.
 
     Model: ``emb_dim`` (d), ``num_layers`` (LightGCN's K), ``reg`` (L2 weight), ``num_negatives``
-    (BCE on implicit data), ``c0`` (WMF's weight of unobserved pairs), ``objective`` (``None``:
-    the backbone's own), ``init_std`` (standard deviation of the initial embeddings). Training:
-    the fields of :class:`TrainConfig` of the same names.
+    (negatives per positive: BCE on implicit data, BPR's triplets; ``None``: the objective's own, 4 for BCE
+    as NCF, 1 for BPR as RecEraser and LightGCN), ``sampling`` (BPR: fresh
+    negatives each ``"epoch"`` or one ``"fixed"`` triplet set, :data:`~rec_unlearn_lib.models.objectives.SAMPLINGS`),
+    ``c0`` (WMF's weight of unobserved pairs), ``objective`` (``None``: the backbone's own),
+    ``init_std`` (standard deviation of the initial embeddings). Training: the fields of
+    :class:`TrainConfig` of the same names (``metric``: ``None`` selects on the protocol's).
     """
 
     kind: ClassVar[str] = "backbone"
-    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ("emb_dim", "num_layers", "reg", "num_negatives", "c0", "objective",
-                                               "init_std")
-    TRAIN_FIELDS: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "optimizer", "eval_every", "patience")
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = ("emb_dim", "num_layers", "reg", "num_negatives", "c0", "sampling",
+                                               "objective", "init_std")
+    TRAIN_FIELDS: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "optimizer", "eval_every", "patience",
+                                               "metric")
 
     emb_dim: int = 64
     num_layers: int = 3
     reg: float = 1e-4
-    num_negatives: int = 4
+    num_negatives: int | None = None
     c0: float = 0.2
+    sampling: str = "epoch"
     objective: str | None = None
     init_std: float = 0.1
     epochs: int = 30
@@ -170,13 +176,15 @@ class BackboneSettings(_Settings):
     optimizer: str = "adam"
     eval_every: int = 1
     patience: int = 3
+    metric: str | None = None
 
     def __post_init__(self) -> None:
-        if self.emb_dim < 1 or self.num_layers < 0 or self.num_negatives < 1 or self.reg < 0:
+        if self.emb_dim < 1 or self.num_layers < 0 or (self.num_negatives or 1) < 1 or self.reg < 0:
             raise ValueError(f"need emb_dim >= 1, num_layers >= 0, num_negatives >= 1 and reg >= 0, got "
                              f"{self.emb_dim}, {self.num_layers}, {self.num_negatives}, {self.reg}")
         if self.objective is not None:
             OBJECTIVES.check(self.objective)
+        SAMPLINGS.check(self.sampling)
         self.train_config(seed=0, device="cpu")  # validates the training fields now, not at the first epoch
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -274,6 +282,18 @@ PROFILES.add("receraser", Profile(
     # backbone's optimiser, learning rate and batch
     ShardingSettings(attention_size=32, agg_epochs=50, agg_patience=10, agg_batch_size=None, forget_count=100)),
     "RecEraser's published settings on its ML-1M split (AdaGrad, lr 0.05, batch 512): Table 3 as printed")
+
+
+PROFILES.add("ubpr", Profile(
+    "receraser-ml-1m",
+    # UBPR section IV.1.4: d = 8, Adam, batch 4096, lr 0.01, lambda = 1e-3, 50 epochs, the epoch of the best
+    # NDCG@10 kept (every epoch evaluated, no early stop), 4 negatives per interaction drawn once (Table 2);
+    # SISA and RecEraser with 5 shards and the backbone's settings
+    BackboneSettings(emb_dim=8, epochs=50, lr=1e-2, optimizer="adam", batch_size=4096, reg=1e-3, num_negatives=4,
+                     sampling="fixed", eval_every=1, patience=0, metric="ndcg@10"),
+    {"wmf": {"reg": 0.0, "sampling": "epoch", "batch_size": 256}, "mf": {"sampling": "epoch", "num_negatives": None}},
+    ShardingSettings(num_shards=5, agg_epochs=50, agg_patience=10, agg_batch_size=None)),
+    "UBPR's published settings (BPR-MF, d = 8, 4 fixed negatives per interaction, 50 epochs) on RecEraser's ML-1M")
 
 
 def get_profile(profile: str | None = None) -> str:

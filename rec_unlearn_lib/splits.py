@@ -156,12 +156,18 @@ def _ranking(dataset: Dataset, seed: int, threshold: float, ratios: Sequence[flo
 
 def _sampled(dataset: Dataset, seed: int, threshold: float, ratios: Sequence[float] | None,
              num_negatives: int) -> Split:
-    if dataset.test_negatives is not None:
-        loo = leave_one_out(dataset.parts["train"], dataset.test_negatives.shape[1], seed)
-        train = loo.train.concat(loo.test)
-        return Split("sampled", train, loo.valid, dataset.parts["test"], seed,
-                     valid_negatives=loo.valid_negatives, test_negatives=dataset.test_negatives)
-    return leave_one_out(dataset.interactions, num_negatives, seed)
+    if dataset.test_negatives is None:
+        return leave_one_out(dataset.interactions, num_negatives, seed)
+    # NCF's files: test rows and their negatives as shipped; validation is each tested user's latest
+    # training item, ranked against negatives the user never interacted with (the test item included)
+    train, test = dataset.parts["train"], dataset.parts["test"]
+    valid_rows = _last_per_user(train, 2, np.random.default_rng(seed))
+    valid_rows = valid_rows[np.isin(train.users[valid_rows], test.users)]
+    valid = train.subset(valid_rows)
+    negatives = negatives_without_replacement(dataset.interactions, valid.users, dataset.test_negatives.shape[1],
+                                              seed)
+    return Split("sampled", train.drop(valid_rows), valid, test, seed, valid_negatives=negatives,
+                 test_negatives=dataset.test_negatives)
 
 
 def _labelled(dataset: Dataset, seed: int, threshold: float, ratios: Sequence[float] | None,

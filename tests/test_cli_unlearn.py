@@ -69,3 +69,16 @@ def test_unlearn_influence_methods_on_the_attack_setting(data_root, method):
 def test_method_options_that_do_not_apply_are_refused(data_root):
     proc = _run(["--dataset", "ml-100k", "--model", "bpr", "--method", "retrain", "--damping", "0.1"], data_root)
     assert proc.returncode == 2 and "--damping does not apply to the method 'retrain'" in proc.stderr
+
+
+def test_unlearn_ubpr_on_the_sampled_protocol(data_root):
+    args = ["--dataset", "ml-100k", "--model", "bpr", "--method", "ubpr", "--protocol", "sampled", "--profile", "ubpr",
+            "--epochs", "2", "--forget-mode", "users", "--forget-count", "1", "--damping", "0.01"]
+    proc = _run(args, data_root)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["method"] == "ubpr" and out["protocol"] == "sampled" and out["forget"]["kind"] == "users"
+    assert out["num_negatives"] == 4 and out["sampling"] == "fixed" and out["ratios"] is None
+    for metrics in out["metrics"].values():
+        assert {"hr@10", "ndcg@10"} <= set(metrics)
+    assert {"find", "rhs", "solve", "apply", "retrain"} <= set(out["seconds"])

@@ -129,7 +129,7 @@ def test_ifru_forgets_on_a_copy_with_its_phases(attacked, backbone, layers) -> N
     assert empty.model is original and empty.seconds == 0.0
     result = method.forget(request)
     assert result.model is not original and evaluate(original, split, "test") == before   # the original is intact
-    assert set(result.breakdown) == {"find", "rhs", "solve", "apply"} and result.num_forgotten == len(request)
+    assert set(result.breakdown) == {"find", "curvature", "rhs", "solve", "apply"} and result.num_forgotten == len(request)
     assert result.touched["users"] > 0 and result.touched["items"] > 0
     assert (result.touched["spillover_rows"] > 0) == (backbone == "lightgcn")
     assert method.last_solve.converged and len(method.train) == len(poisoned) - len(request)
@@ -163,7 +163,7 @@ def test_scif_relabels_with_averaged_labels(attacked) -> None:
     assert averaged[0] == pytest.approx(retain.labels[retain.users == u].mean())
     method = SCIF("mf", profile="quick", seed=0, device="cpu", solver_options={"damping": 0.05}, **TINY)
     result = method.fit(split, poisoned).forget(request)
-    assert result.touched["spillover_rows"] == 0 and set(result.breakdown) == {"find", "rhs", "solve", "apply"}
+    assert result.touched["spillover_rows"] == 0 and set(result.breakdown) == {"find", "curvature", "rhs", "solve", "apply"}
     users, items = request.touched()
     assert result.touched["users"] == len(users) and result.touched["items"] == len(items)   # 0-hop rows only
     with pytest.raises(ValueError, match="no spillover"):

@@ -41,7 +41,7 @@ def _scores(model, split):
 
 
 def test_make_method_and_interface():
-    assert METHODS.names() == ("retrain", "sisa", "receraser", "scif", "ifru")
+    assert METHODS.names() == ("retrain", "sisa", "receraser", "scif", "ifru", "ubpr")
     assert isinstance(make_method("retrain", "mf", profile="quick", **TINY), Retrain)
     assert make_method("sisa", profile="quick").partition_method == "random"
     assert make_method("receraser", profile="quick").aggregation == "attention"

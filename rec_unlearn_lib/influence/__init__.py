@@ -30,6 +30,8 @@ from .solvers import (
 )
 from .update import HessianOf, forget_gradient, influence_unlearn
 from .pruning import PrunedRows, prune
+from .preconditioning import block_jacobi
+from .mf_curvature import MFCurvature, supports_closed_form
 from .recommender import (
     FitReport,
     RecommenderInfluence,
@@ -40,6 +42,7 @@ from .recommender import (
     minimize_problem,
     recommender_influence,
     recommender_problem,
+    rows_in_batch,
     take_rows,
 )
 from .spillover import changed_nodes, spillover_loss, spillover_rows
@@ -50,6 +53,7 @@ __all__ = [
     "HessianOf",
     "InfluenceProblem",
     "LossClosure",
+    "MFCurvature",
     "MatVec",
     "ParameterBlock",
     "PrunedRows",
@@ -58,6 +62,7 @@ __all__ = [
     "SolverConvergenceWarning",
     "SolverDidNotConverge",
     "SolverResult",
+    "block_jacobi",
     "changed_nodes",
     "default_rtol",
     "forget_gradient",
@@ -70,6 +75,7 @@ __all__ = [
     "prune",
     "recommender_influence",
     "recommender_problem",
+    "rows_in_batch",
     "solve",
     "solve_adam",
     "solve_cg",
@@ -77,5 +83,6 @@ __all__ = [
     "solve_lissa",
     "spillover_loss",
     "spillover_rows",
+    "supports_closed_form",
     "take_rows",
 ]

@@ -4,9 +4,11 @@ The influence update needs three things from a recommender (IFRU, Zhang et al. 2
 13-19; UBPR, Chen et al. 2025, Eq. 3-7, 15):
 
 1. the training set :math:`\mathcal{D}` as ONE fixed batch (:func:`full_batch`): the labelled rows
-   for BCE (IFRU's protocol), or the BPR triplets of one epoch re-materialised from
-   ``(seed, epoch)`` with :func:`rec_unlearn_lib.sampling.bpr_triplets` (UBPR uses the triplets
-   as the data points, so the negatives sampled with a removed positive leave with it);
+   for BCE (IFRU's protocol), or BPR's triplets: the fixed set of ``seed``
+   (:func:`rec_unlearn_lib.sampling.fixed_triplets`, UBPR's data points, so the negatives sampled
+   with a removed positive leave with it), or, for a model trained on fresh negatives, those of
+   one epoch, ``(seed, epoch)`` (:func:`rec_unlearn_lib.sampling.bpr_triplets`: an approximation,
+   since such a model minimises no single fixed loss);
 2. the MEAN training loss over that batch, :math:`J(\theta;\mathcal{D})` (IFRU Eq. 1), whose
    Hessian is taken (:func:`recommender_problem`); the objectives' L2 term is per row
    (``reg/2 * ||rows of the batch||^2 / batch size``), so :math:`J` is a mean of regularised
@@ -59,6 +61,7 @@ __all__ = [
     "minimize_problem",
     "recommender_influence",
     "recommender_problem",
+    "rows_in_batch",
     "take_rows",
 ]
 
@@ -84,7 +87,8 @@ def full_batch(model: EmbeddingModel, train: Interactions, *, seed: int = 0, epo
     """The training set D as one batch of the model's objective, on the model's device.
 
     BCE with labels: every labelled row. BCE without labels: positives plus the negatives sampled
-    for ``(seed, epoch)``. BPR: the triplets of ``bpr_triplets(train, seed, epoch)``. The same
+    for ``(seed, epoch)``. BPR: its fixed triplets of ``seed`` (``sampling="fixed"``, UBPR's data set;
+    ``epoch`` only orders them), or those of ``bpr_triplets(train, seed, epoch)`` (``sampling="epoch"``). The same
     arguments always give the same rows, so the batch can be rebuilt at unlearning time.
     Float columns (``labels``) take the dtype of the model's parameters.
 
@@ -123,7 +127,8 @@ def forget_rows(batch: Batch, request: ForgetRequest, train: Interactions) -> Te
     return torch.isin(keys, wanted)
 
 
-def _rows_in_batch(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+def rows_in_batch(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, items)``: the distinct user and item rows a batch reads (an item as positive or negative)."""
     users = batch["users"].unique()
     item_cols = [batch[k] for k in ("items", "pos", "neg") if k in batch]
     items = torch.cat(item_cols).unique()
@@ -152,7 +157,7 @@ def recommender_problem(model: EmbeddingModel, batch: Batch, *,
     inside ``problem.frozen_graph()``), O(n d + |graph|) for LightGCN.
     """
     _check_objective(model)
-    default_users, default_items = _rows_in_batch(batch)
+    default_users, default_items = rows_in_batch(batch)
     users = default_users if users is None else users
     items = default_items if items is None else items
     blocks: list[Any] = []

@@ -237,27 +237,34 @@ def solve_cg(
     max_iter: int = 1000,
     x0: Tensor | None = None,
     on_fail: OnFail = "raise",
+    preconditioner: Callable[[Tensor], Tensor] | None = None,
 ) -> SolverResult:
-    """Conjugate gradient on ``(H + damping I) t = b``.
+    """Conjugate gradient on ``(H + damping I) t = b``, optionally preconditioned.
 
     One matvec per iteration. Stops when the recursive residual meets the tolerance, after
     ``max_iter`` iterations, or on negative curvature: if a search direction has
     ``p^T (H + damping I) p <= 0`` the operator is not positive definite, CG's minimisation
     argument fails, and the solve is reported as failed (add damping). The returned iterate is the
     last one before the failure.
+
+    ``preconditioner``: ``r -> M^{-1} r`` for a symmetric positive definite ``M`` that approximates
+    ``H + damping I`` (e.g. :func:`~.preconditioning.block_jacobi`): the same system and tolerance, fewer
+    iterations when ``M`` captures ``H``'s scales (preconditioned CG, Saad 2003, Algorithm 9.1).
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     _check_inputs(b, on_fail, damping)
     watch = Stopwatch(b.device)
     op = _Counted(matvec, damping)
+    precondition = preconditioner if preconditioner is not None else (lambda r: r)
     tol = max(rtol * float(b.norm()), atol)
     x = torch.zeros_like(b) if x0 is None else x0.detach().clone().to(b)
     r = b - op(x) if x0 is not None else b.clone()
-    d = r.clone()
-    rs = float(r @ r)
-    history = [math.sqrt(rs)]
+    z = precondition(r)
+    d = z.clone()
+    rz = float(r @ z)
+    history = [float(r.norm())]
     it, failed, message = 0, False, ""
-    while math.sqrt(rs) > tol and it < max_iter:
+    while history[-1] > tol and it < max_iter:
         ad = op(d)
         curvature = float(d @ ad)
         if not curvature > 0:  # also catches NaN
@@ -266,19 +273,20 @@ def solve_cg(
                        f"iteration {it + 1}: the damped Hessian is not positive definite "
                        f"(increase damping)")
             break
-        alpha = rs / curvature
+        alpha = rz / curvature
         x = x + alpha * d
         r = r - alpha * ad
-        rs_new = float(r @ r)
-        d = r + (rs_new / rs) * d
-        rs = rs_new
+        z = precondition(r)
+        rz_new = float(r @ z)
+        d = z + (rz_new / rz) * d
+        rz = rz_new
         it += 1
-        history.append(math.sqrt(rs))
-    if not failed and math.sqrt(rs) > tol:
+        history.append(float(r.norm()))
+    if not failed and history[-1] > tol:
         message = f"max_iter={max_iter} reached"
     return _finish("cg", x, op, b, iterations=it, rtol=rtol, atol=atol, watch=watch,
                    on_fail=on_fail, message=message, failed=failed,
-                   diagnostics={"residual_history": history})
+                   diagnostics={"residual_history": history, "preconditioned": preconditioner is not None})
 
 
 # ------------------------------------------------------------------- lissa

@@ -51,7 +51,7 @@ from torch import Tensor
 
 from ..timing import Stopwatch
 from .hvp import InfluenceProblem, LossClosure
-from .solvers import SolverResult, solve
+from .solvers import MatVec, SolverResult, solve
 
 __all__ = ["forget_gradient", "influence_unlearn", "HessianOf"]
 
@@ -90,6 +90,7 @@ def influence_unlearn(
     hessian_of: HessianOf = "full",
     regularizer_in_forget: bool = True,
     apply: bool = False,
+    hvp: MatVec | None = None,
     **solver_kwargs: Any,
 ) -> tuple[Tensor, SolverResult]:
     r"""Influence-function update :math:`\Delta` that removes D_f: :math:`\phi^* = \hat\phi + \Delta`.
@@ -110,6 +111,8 @@ def influence_unlearn(
         hessian_of: ``"full"`` or ``"retain"``.
         regularizer_in_forget: add ``k * Omega`` to the forget loss (see module docstring).
         apply: also write ``phi <- phi + Delta`` into the model (via ``problem.apply_update``).
+        hvp: ``v -> H v`` over phi in closed form (e.g. :meth:`~.mf_curvature.MFCurvature.problem_hvp`), used
+            instead of ``problem.hvp`` (then no first-order graph is built); ``hessian_of="full"`` only.
 
     Returns:
         ``(delta, result)``: ``delta`` of shape ``(p,)``; ``result.solution`` is the un-normalised
@@ -138,14 +141,17 @@ def influence_unlearn(
                                   diagnostics={"total_seconds": 0.0, "hessian_of": hessian_of,
                                                "normaliser": math.nan})
 
+    if hvp is not None and hessian_of != "full":
+        raise ValueError("a closed-form hvp is the Hessian over all of D: use hessian_of='full'")
     forget_obj = _forget_objective(problem, forget_loss_sum, k, regularizer_in_forget)
     g = problem.grad(forget_obj)
     rhs_seconds, watch_solve = watch.elapsed(), Stopwatch(problem.device)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(problem.frozen_graph())
+        if hvp is None:
+            stack.enter_context(problem.frozen_graph())
         if hessian_of == "full":
             m = float(n)
-            matvec = problem.hvp
+            matvec = problem.hvp if hvp is None else hvp
         else:
             m = float(n - k)
             forget_problem = problem.with_loss(forget_obj)

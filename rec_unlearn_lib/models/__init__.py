@@ -70,14 +70,15 @@ def trainable_models() -> tuple[str, ...]:
     return tuple(name for name, backbone in MODELS.items() if backbone.objective is not None)
 
 
-def make_objective(name: str, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> Objective:
-    """An objective of :data:`OBJECTIVES` by name, with the settings it uses."""
-    return OBJECTIVES[name].create(reg, num_negatives, c0)
+def make_objective(name: str, reg: float = 0.0, num_negatives: int | None = None, c0: float = 0.2,
+                   sampling: str = "epoch") -> Objective:
+    """An objective of :data:`OBJECTIVES` by name, with the settings it uses (``None``: the objective's default)."""
+    return OBJECTIVES[name].create(reg, num_negatives, c0, sampling)
 
 
 def build_model(name: str, num_users: int, num_items: int, train: Interactions | None = None, *,
                 emb_dim: int = 64, num_layers: int = 3, objective: str | None = None, reg: float = 0.0,
-                num_negatives: int = 4, c0: float = 0.2, init_std: float = 0.1,
+                num_negatives: int | None = None, c0: float = 0.2, sampling: str = "epoch", init_std: float = 0.1,
                 generator: torch.Generator | None = None) -> Recommender:
     """Make a backbone of :data:`MODELS` by name; with ``train`` given, also attach its data (graph, counts).
 
@@ -89,7 +90,7 @@ def build_model(name: str, num_users: int, num_items: int, train: Interactions |
     """
     backbone = MODELS[name]
     obj = None if backbone.objective is None else make_objective(objective or backbone.objective, reg,
-                                                                 num_negatives, c0)
+                                                                 num_negatives, c0, sampling)
     model = backbone.build(num_users, num_items, obj, emb_dim, num_layers, init_std, generator)
     if train is not None:
         model.fit_data(train)

@@ -6,19 +6,24 @@ objective   loss on a batch                                      batches
 ``bce``     mean BCE-with-logits on labelled pairs (point-wise)  labelled rows, or
                                                                  positives + sampled
                                                                  negatives (NCF)
-``bpr``     -mean log sigmoid(s_ui - s_uj) (Rendle et al. 2009)  (u, i, j) triplets
+``bpr``     -mean log sigmoid(s_ui - s_uj) (Rendle et al. 2009)  (u, i, j) triplets, fresh
+                                                                 each epoch or one fixed
+                                                                 set (UBPR)
 ``wmf``     whole-data weighted squared loss, efficient form     shuffled user batches
             (Hu et al. 2008; Chen et al. 2020, as in RecEraser)
 =========== =================================================== ======================
 
 Each adds ``reg / 2 * (squared norms of the batch's ego embeddings) / batch size``,
 the L2 of RecEraser's and LightGCN's code. Batches are pure functions of
-``(train, seed, epoch)`` (see :mod:`rec_unlearn_lib.sampling`), so the exact
-training triplets can be re-materialised at unlearning time.
+``(train, seed, epoch)`` (see :mod:`rec_unlearn_lib.sampling`), so any epoch's batches
+can be re-materialised at unlearning time. A model trained on fresh negatives every epoch
+minimises no single fixed loss, though; the influence update has an exact meaning only for
+BPR on a fixed triplet set (``sampling="fixed"``, the :data:`SAMPLINGS` entry UBPR trains with).
 """
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Iterator, cast
 
@@ -28,7 +33,7 @@ import torch.nn.functional as F
 
 from ..interactions import Interactions
 from ..registry import Registry
-from ..sampling import bpr_triplets, pointwise_rows, user_batches
+from ..sampling import bpr_triplets, epoch_generator, fixed_triplets, pointwise_rows, user_batches
 
 if TYPE_CHECKING:
     from .base import EmbeddingModel, InnerProductModel
@@ -41,6 +46,13 @@ def _chunks(tensors: dict[str, torch.Tensor], batch_size: int) -> Iterator[Batch
     n = len(next(iter(tensors.values())))
     for start in range(0, n, batch_size):
         yield {k: v[start:start + batch_size] for k, v in tensors.items()}
+
+
+def rows_of(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` [len(index), d] by :func:`torch.index_select`, whose backward adds rows with
+    ``index_add`` (on the CPU faster than the accumulating ``index_put`` of ``table[index]``; an HVP
+    of BPR-MF takes about two thirds of the time)."""
+    return table.index_select(0, index)
 
 
 def l2_of_rows(*rows: torch.Tensor) -> torch.Tensor:
@@ -56,6 +68,8 @@ class Objective(ABC):
     """
 
     name = "objective"
+    #: the names of :data:`SAMPLINGS` it can draw its negatives by
+    samplings: ClassVar[tuple[str, ...]] = ("epoch",)
     #: every batch but an epoch's last has the same shapes, so one CUDA graph serves them all
     fixed_batch_shapes: ClassVar[bool] = True
 
@@ -65,8 +79,21 @@ class Objective(ABC):
         self.reg = reg
 
     @classmethod
-    def create(cls, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> "Objective":
-        """The objective from the backbone settings it uses (each class takes what it needs)."""
+    def create(cls, reg: float = 0.0, num_negatives: int | None = None, c0: float = 0.2,
+               sampling: str = "epoch") -> "Objective":
+        """The objective from the backbone settings (each class takes what it needs; ``num_negatives=None``:
+        the class's own default, 4 for BCE, 1 for BPR).
+
+        Raises:
+            ValueError: ``sampling`` is not one it can draw by (see :attr:`samplings`).
+        """
+        if SAMPLINGS.check(sampling) not in cls.samplings:
+            raise ValueError(f"the {cls.name} objective cannot sample by {sampling!r}; it samples by "
+                             f"{', '.join(cls.samplings)}")
+        return cls._create(reg, num_negatives, c0, sampling)
+
+    @classmethod
+    def _create(cls, reg: float, num_negatives: int | None, c0: float, sampling: str) -> "Objective":
         return cls(reg)
 
     @abstractmethod
@@ -85,11 +112,15 @@ class Objective(ABC):
         if not hasattr(model, "user_emb"):
             raise TypeError(f"reg > 0 needs ego embedding tables; {type(model).__name__} has none")
         model = cast("EmbeddingModel", model)
-        rows = [model.user_emb[users]] + [model.item_emb[i] for i in items]
+        rows = [rows_of(model.user_emb, users)] + [rows_of(model.item_emb, i) for i in items]
         return self.reg * l2_of_rows(*rows) / len(users)
 
 
 OBJECTIVES: Registry[type[Objective]] = Registry("objective")
+SAMPLINGS: Registry[str] = Registry("sampling")
+SAMPLINGS.add("epoch", "epoch", "fresh negatives every epoch (a different loss each epoch)")
+SAMPLINGS.add("fixed", "fixed", "one seeded set of num_negatives triplets per positive, drawn once and reshuffled "
+                                "each epoch (UBPR; BPR only)")
 
 
 @OBJECTIVES.register("bce", "point-wise binary cross-entropy on labelled pairs or positives + sampled negatives")
@@ -110,8 +141,8 @@ class BCEObjective(Objective):
         self.num_negatives = num_negatives
 
     @classmethod
-    def create(cls, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> "BCEObjective":
-        return cls(reg, num_negatives)
+    def _create(cls, reg: float, num_negatives: int | None, c0: float, sampling: str) -> "BCEObjective":
+        return cls(reg) if num_negatives is None else cls(reg, num_negatives)
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
@@ -120,26 +151,63 @@ class BCEObjective(Objective):
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
-        logits = (user_emb[batch["users"]] * item_emb[batch["items"]]).sum(-1)
+        logits = (rows_of(user_emb, batch["users"]) * rows_of(item_emb, batch["items"])).sum(-1)
         return (F.binary_cross_entropy_with_logits(logits, batch["labels"])
                 + self._reg(model, batch["users"], batch["items"]))
 
 
 @OBJECTIVES.register("bpr", "pair-wise Bayesian personalised ranking on (user, positive, negative) triplets")
 class BPRObjective(Objective):
-    """Bayesian personalised ranking: ``L = -mean log sigma(s_ui - s_uj) + L2`` (Rendle et al. 2009)."""
+    """Bayesian personalised ranking: ``L = -mean log sigma(s_ui - s_uj) + L2`` (Rendle et al. 2009; UBPR Eq. 2).
+
+    Args:
+        reg: L2 weight (see :class:`Objective`).
+        num_negatives: triplets per positive and epoch (RecEraser and LightGCN: 1; UBPR: 4).
+        sampling: ``"epoch"``, fresh negatives every epoch (:func:`~rec_unlearn_lib.sampling.bpr_triplets`),
+            or ``"fixed"``, one triplet set drawn once from the seed
+            (:func:`~rec_unlearn_lib.sampling.fixed_triplets`) and reshuffled every epoch: then the
+            trained model minimises one loss over one data set of triplets, UBPR's :math:`\\mathcal{D}`.
+    """
 
     name = "bpr"
+    samplings = ("epoch", "fixed")
+
+    def __init__(self, reg: float = 0.0, num_negatives: int = 1, sampling: str = "epoch") -> None:
+        super().__init__(reg)
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be at least 1, got {num_negatives}")
+        self.num_negatives, self.sampling = num_negatives, SAMPLINGS.check(sampling)
+        self._fixed: tuple[weakref.ref, int, torch.device, tuple[torch.Tensor, ...]] | None = None
+
+    @classmethod
+    def _create(cls, reg: float, num_negatives: int | None, c0: float, sampling: str) -> "BPRObjective":
+        return cls(reg, 1 if num_negatives is None else num_negatives, sampling)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fixed": None}   # copies and pickles draw the fixed triplets again
+
+    def fixed_triplets(self, train: Interactions, seed: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """``(users, pos, neg)`` [n_pos * num_negatives] on ``device``: the fixed set of ``(train, seed)``, drawn once."""
+        cached = self._fixed
+        if cached is None or cached[0]() is not train or cached[1] != seed or cached[2] != device:
+            triplets = tuple(torch.as_tensor(t, device=device) for t in fixed_triplets(train, self.num_negatives, seed))
+            self._fixed = cached = (weakref.ref(train), seed, device, triplets)
+        return cached[3]
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
                 device: torch.device) -> Iterator[Batch]:
-        users, pos, neg = bpr_triplets(train, seed, epoch, device)
+        if self.sampling == "fixed":
+            users, pos, neg = self.fixed_triplets(train, seed, torch.device(device))
+            order = torch.randperm(len(users), generator=epoch_generator(seed, epoch, device), device=device)
+            users, pos, neg = users[order], pos[order], neg[order]
+        else:
+            users, pos, neg = bpr_triplets(train, seed, epoch, device, self.num_negatives)
         return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size)
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
-        u = user_emb[batch["users"]]
-        diff = (u * item_emb[batch["pos"]]).sum(-1) - (u * item_emb[batch["neg"]]).sum(-1)
+        u = rows_of(user_emb, batch["users"])
+        diff = (u * rows_of(item_emb, batch["pos"])).sum(-1) - (u * rows_of(item_emb, batch["neg"])).sum(-1)
         return -F.logsigmoid(diff).mean() + self._reg(model, batch["users"], batch["pos"], batch["neg"])
 
 
@@ -175,7 +243,7 @@ class WMFObjective(Objective):
         self.c0 = c0
 
     @classmethod
-    def create(cls, reg: float = 0.0, num_negatives: int = 4, c0: float = 0.2) -> "WMFObjective":
+    def _create(cls, reg: float, num_negatives: int | None, c0: float, sampling: str) -> "WMFObjective":
         return cls(reg, c0)
 
     def batches(self, train: Interactions, batch_size: int, seed: int, epoch: int,
@@ -193,9 +261,9 @@ class WMFObjective(Objective):
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
         user_emb, item_emb = model.representations()
-        p = user_emb[batch["users"]]                                        # [B, d]
-        q = item_emb[batch["items"]]                                        # [I_train, d]
+        p = rows_of(user_emb, batch["users"])                                        # [B, d]
+        q = rows_of(item_emb, batch["items"])                                        # [I_train, d]
         all_pairs = (p.T @ p * (q.T @ q)).sum()                             # sum_u sum_i s_ui^2
-        s = (user_emb[batch["pos_users"]] * item_emb[batch["pos_items"]]).sum(-1)
+        s = (rows_of(user_emb, batch["pos_users"]) * rows_of(item_emb, batch["pos_items"])).sum(-1)
         observed = ((1.0 - self.c0) * s.pow(2) - 2.0 * s + 1.0).sum()       # + 1 = y^2: the loss is >= 0
         return (self.c0 * all_pairs + observed) / len(p) + self._reg(model, batch["users"])

@@ -8,6 +8,8 @@
 * :mod:`.aggregation`: mean, static and attention aggregators (RecEraser Eq. 5-8);
 * :mod:`.sharded`: :class:`SISA`, :class:`RecEraser` and the general :class:`ShardedUnlearning`;
 * :mod:`.ifru`: :class:`IFRU` and :class:`SCIF`, one influence-function step (:class:`InfluenceUnlearning`);
+* :mod:`.ubpr`: :class:`UBPR`, the same step over BPR's fixed triplets, every embedding row;
+* :mod:`.ubpr_tables`: UBPR's Table 3 with Retrain's seed spread, and its figures' measurements;
 * :mod:`.reproduction`: RecEraser's Tables 3 and 4 (quality; seconds per deletion);
 * :mod:`.experiment`: :func:`measure_forgetting` on a fitted method and :func:`unlearning_experiment`
   (fit, forget, compare with Retrain: the CLI's ``unlearn``).
@@ -28,6 +30,8 @@ from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
 from .ifru import IFRU, SCIF, InfluenceUnlearning, averaged_labels  # registered after the exact methods
+from .ubpr import UBPR
+from .ubpr_tables import UBPR_KS, UBPR_METHODS, UBPR_RATIOS, ubpr_reproduction, ubpr_table3, user_erasure_pnpr
 
 
 def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMethod:
@@ -38,8 +42,8 @@ def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMe
 __all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
-           "SubModel", "UnlearnResult", "UnlearningMethod", "averaged_labels",
+           "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
            "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
            "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time",
            "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "train_shard",
-           "unlearning_experiment"]
+           "ubpr_reproduction", "ubpr_table3", "unlearning_experiment", "user_erasure_pnpr"]

@@ -39,8 +39,9 @@ import numpy as np
 import torch
 
 from ..forget import ForgetRequest
-from ..influence import (SOLVERS, LossClosure, forget_loss_sum, forget_rows, full_batch, influence_unlearn, prune,
-                         recommender_problem, spillover_loss, spillover_rows, take_rows)
+from ..influence import (SOLVERS, LossClosure, MFCurvature, block_jacobi, forget_loss_sum, forget_rows, full_batch,
+                         influence_unlearn, prune, recommender_problem, rows_in_batch, spillover_loss, spillover_rows,
+                         supports_closed_form, take_rows)
 from ..interactions import Interactions
 from ..models import MODELS
 from ..models.base import EmbeddingModel
@@ -55,10 +56,18 @@ class InfluenceUnlearning(SingleModelMethod):
 
     Args:
         backbone: ``mf``, ``bpr`` or ``lightgcn`` (a loss that is a mean of per-row terms; WMF's is not).
-        ratios: pruning ratios :math:`(a_0, \\dots, a_K)` of Algorithm 1 (default: the method's per backbone).
+        ratios: pruning ratios :math:`(a_0, \\dots, a_K)` of Algorithm 1 (default: the method's per backbone;
+            ``None`` there: no pruning, every user and item row the training batch reads).
         spillover: add IFRU's spillover term for graph backbones (Eq. 9).
         solver: a name of :data:`~rec_unlearn_lib.influence.SOLVERS`.
         solver_options: keyword arguments of the solver (``damping``, ``rtol``, ``max_iter``, ``lr``, ...).
+        relative_damping: if given, the solver's damping is this times the mean diagonal entry of
+            :math:`H` over phi (Levenberg-Marquardt's scale: the same value means the same on every
+            data set); needs ``closed_form`` on MF. ``None``: ``solver_options["damping"]`` (default 0).
+        closed_form: for MF, Hessian-vector products in closed form
+            (:class:`~rec_unlearn_lib.influence.MFCurvature`) instead of autograd's double backward, and CG
+            preconditioned by the Hessian's diagonal blocks (:func:`~rec_unlearn_lib.influence.block_jacobi`):
+            the same system and tolerance, in less time.
         profile, seed, device, settings, overrides: as :class:`~.base.UnlearningMethod`.
 
     After :meth:`forget`, :attr:`last_solve` holds the solver's diagnostics. The update assumes the model
@@ -68,26 +77,43 @@ class InfluenceUnlearning(SingleModelMethod):
     """
 
     name = "influence"
-    options = ("ratios", "spillover", "solver", "solver_options")
-    DEFAULT_RATIOS: dict[str, tuple[float, ...]] = {"mf": (1.0, 1.0), "bpr": (1.0, 1.0), "lightgcn": (1.0, 0.6)}
+    options = ("ratios", "spillover", "solver", "solver_options", "relative_damping", "closed_form")
+    DEFAULT_RATIOS: dict[str, tuple[float, ...] | None] = {"mf": (1.0, 1.0), "bpr": (1.0, 1.0), "lightgcn": (1.0, 0.6)}
 
     def __init__(self, backbone: str = "mf", profile: str | None = None, seed: int = 0,
                  device: str | torch.device | None = None, *, ratios: Sequence[float] | None = None,
                  spillover: bool = True, solver: str = "cg", solver_options: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+                 relative_damping: float | None = None, closed_form: bool = True, **kwargs: Any) -> None:
         super().__init__(backbone, profile, seed, device, **kwargs)
         objective = self.settings.objective or MODELS[backbone].objective
         if objective == "wmf":
             raise ValueError("influence unlearning needs a loss that is a mean of per-row terms (BCE or BPR); "
                              "WMF's whole-data loss is not")
-        self.ratios = tuple(ratios) if ratios is not None else self.DEFAULT_RATIOS.get(backbone, (1.0,))
+        default = self.DEFAULT_RATIOS.get(backbone)
+        self.ratios = tuple(ratios) if ratios is not None else None if default is None else tuple(default)
         self.spillover = spillover
         self.solver = SOLVERS.check(solver)
         self.solver_options = dict(solver_options or {})
+        self.closed_form = closed_form
+        if relative_damping is not None:
+            if not relative_damping > 0:
+                raise ValueError(f"relative_damping must be positive, got {relative_damping}")
+            if not closed_form or "damping" in self.solver_options:
+                raise ValueError("give either relative_damping (with closed_form) or an absolute damping")
+        self.relative_damping = relative_damping
         self.last_solve = None
 
     def describe(self) -> dict[str, Any]:
-        return {"ratios": list(self.ratios), "spillover": self.spillover, "solver": self.solver}
+        return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
+                "solver": self.solver, "relative_damping": self.relative_damping, "closed_form": self.closed_form}
+
+    def moved_rows(self, batch: Batch, train: Interactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(users, items)``: the embedding rows the update moves (:math:`\\phi`): IFRU's pruning with
+        :attr:`ratios` (Algorithm 1), or every row that the training batch reads when ``ratios`` is ``None``."""
+        if self.ratios is None:
+            return rows_in_batch(batch)
+        phi = prune(train, train.subset(rows), self.ratios)
+        return phi.users, phi.items
 
     def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
                     train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:
@@ -106,23 +132,36 @@ class InfluenceUnlearning(SingleModelMethod):
         request = ForgetRequest(train.users[rows], train.items[rows])
         model = copy.deepcopy(self.model)                    # earlier models are never changed in place
         assert isinstance(model, EmbeddingModel)
+        batch = full_batch(model, train, seed=self.seed)     # D as one batch (labelled rows, fixed triplets, or
+        mask = forget_rows(batch, request, train)            # epoch 0's samples)
         with timed(self.device) as find:
-            phi = prune(train, train.subset(rows), self.ratios)
-        batch = full_batch(model, train, seed=self.seed)     # D as one batch (labelled rows, or epoch-0 samples)
-        mask = forget_rows(batch, request, train)
-        problem = recommender_problem(model, batch, users=phi.users, items=phi.items)
+            users, items = self.moved_rows(batch, train, rows)
+        problem = recommender_problem(model, batch, users=users, items=items)
         loss, num_spill = self.forget_loss(model, batch, mask, train, rows)
+        options = dict(self.solver_options)
+        with timed(self.device) as prepare:
+            if self.closed_form and supports_closed_form(model) and mask.any():
+                curvature = MFCurvature(model, batch)
+                blocks = curvature.problem_blocks(problem)
+                if self.relative_damping is not None:
+                    options["damping"] = self.relative_damping * float(blocks.diagonal(dim1=1, dim2=2).mean())
+                options["hvp"] = curvature.problem_hvp(problem)
+                if self.solver == "cg":
+                    options["preconditioner"] = block_jacobi(blocks, options.get("damping", 0.0))
+            elif self.relative_damping is not None and mask.any():
+                raise ValueError(f"relative_damping needs MF's closed-form curvature; {type(model).__name__} "
+                                 f"takes an absolute damping (solver_options)")
         _, result = influence_unlearn(problem, loss, len(mask), int(mask.sum()), solver=self.solver, apply=True,
-                                      **self.solver_options)
+                                      **options)
         # score from the data left: LightGCN on the graph of D \ D_f (as IFRU evaluates), users left without
         # data by popularity (as under every method)
         model.fit_data(retain)
         self._model, self._train, self.last_solve = model, retain, result
         d = result.diagnostics
-        touched = {"shards": [], "users": len(phi.users), "items": len(phi.items), "spillover_rows": num_spill,
-                   "parameters": f"{len(phi.users)} user and {len(phi.items)} item embedding rows"}
-        return touched, {"find": find.seconds, "rhs": d["rhs_seconds"], "solve": d["solve_seconds"],
-                         "apply": d["apply_seconds"]}
+        touched = {"shards": [], "users": len(users), "items": len(items), "spillover_rows": num_spill,
+                   "parameters": f"{len(users)} user and {len(items)} item embedding rows"}
+        return touched, {"find": find.seconds, "curvature": prepare.seconds, "rhs": d["rhs_seconds"],
+                         "solve": d["solve_seconds"], "apply": d["apply_seconds"]}
 
 
 def averaged_labels(train: Interactions, rows: np.ndarray) -> np.ndarray:

@@ -219,7 +219,7 @@ class ShardedUnlearning(UnlearningMethod):
         with timed(self.device) as clock:
             subs = sorted(self.submodels, key=lambda s: s.shard)
             objective = make_objective(self.settings.objective or str(MODELS[self.backbone].objective), 0.0,
-                                       self.settings.num_negatives, self.settings.c0)
+                                       self.settings.num_negatives, self.settings.c0, self.settings.sampling)
             agg = make_aggregator(self.aggregation, torch.stack([s.user_reps for s in subs]),
                                   torch.stack([s.item_reps for s in subs]),
                                   torch.as_tensor(np.stack([s.user_seen for s in subs])),

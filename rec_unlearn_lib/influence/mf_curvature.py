@@ -1,0 +1,144 @@
+r"""The curvature of matrix factorisation's losses in closed form: Hessian-vector products and diagonal blocks.
+
+For MF every row of a batch scores with :math:`x = \mathbf{p}_u^\top\mathbf{a}`, where
+:math:`\mathbf{a} = \mathbf{q}_i` (BCE) or :math:`\mathbf{a} = \mathbf{q}_i - \mathbf{q}_j` (BPR), and
+contributes :math:`f(x)` plus its L2 share :math:`\frac{\lambda}{2}\|\text{its rows}\|^2` to the mean
+loss :math:`J = \frac1n\sum_t f(x_t) + \dots` (IFRU Eq. 1, UBPR Eq. 3). With
+:math:`f' = \sigma(x) - y` (BCE, label :math:`y`) or :math:`-\sigma(-x)` (BPR) and
+:math:`f'' = \sigma(x)\sigma(-x)` (both), the Hessian is
+:math:`\frac1n\sum_t\big[f''_t\,\nabla x_t\nabla x_t^\top + f'_t\,\nabla^2 x_t\big] + \frac{\lambda}{n}\mathrm{diag}(c)`,
+so a product with :math:`v` needs, per row, :math:`\delta x = \mathbf{v}_u^\top\mathbf{a} + \mathbf{p}_u^\top\mathbf{v}_a`
+and three scatter-adds:
+
+.. math::
+
+   (Hv)_{\mathbf{p}_u} \mathrel{+}= f''\delta x\,\mathbf{a} + f'\mathbf{v}_a,\qquad
+   (Hv)_{\mathbf{q}_i} \mathrel{+}= f''\delta x\,\mathbf{p}_u + f'\mathbf{v}_u,\qquad
+   (Hv)_{\mathbf{q}_j} \mathrel{-}= f''\delta x\,\mathbf{p}_u + f'\mathbf{v}_u
+
+(:math:`\mathbf{v}_a = \mathbf{v}_i` or :math:`\mathbf{v}_i - \mathbf{v}_j`; the last line for BPR only).
+This is the same product as autograd's double backward (:meth:`~.hvp.InfluenceProblem.hvp`), in
+a few passes over the rows instead of a backward pass through the gradient's graph. The diagonal
+block of one row is the Gauss-Newton term alone (:math:`x` is linear in each single row):
+:math:`H_{uu} = \frac1n\sum f''\mathbf{a}\mathbf{a}^\top + \frac{\lambda c_u}{n}I`,
+:math:`H_{ii} = \frac1n\sum f''\mathbf{p}_u\mathbf{p}_u^\top + \frac{\lambda c_i}{n}I`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..models.base import EmbeddingModel
+from ..models.mf import MF
+from ..models.objectives import Batch, BCEObjective, BPRObjective
+from .hvp import InfluenceProblem
+
+__all__ = ["MFCurvature", "supports_closed_form"]
+
+
+def supports_closed_form(model: EmbeddingModel) -> bool:
+    """Whether :class:`MFCurvature` applies: MF (scores from the raw embeddings) with BCE or BPR."""
+    return isinstance(model, MF) and isinstance(model.objective, (BCEObjective, BPRObjective))
+
+
+class MFCurvature:
+    """The Hessian of MF's mean loss over ``batch`` at the model's current parameters, in closed form.
+
+    Args:
+        model: an MF with a BCE or BPR objective.
+        batch: D as one batch (:func:`~.recommender.full_batch`), ``n`` rows.
+
+    Raises:
+        TypeError: another model or loss (LightGCN mixes rows through the graph; WMF is not per row).
+    """
+
+    @torch.no_grad()
+    def __init__(self, model: EmbeddingModel, batch: Batch) -> None:
+        if not supports_closed_form(model):
+            raise TypeError(f"closed-form curvature needs MF with BCE or BPR, got {type(model).__name__} with "
+                            f"{type(model.objective).__name__}")
+        self.model = model
+        P, Q = model.user_emb.detach(), model.item_emb.detach()
+        self.num_users, self.num_items, self.dim = P.shape[0], Q.shape[0], P.shape[1]
+        self.n, self.reg = len(batch["users"]), float(model.objective.reg)
+        self.users = batch["users"]
+        self.pairwise = "pos" in batch
+        self.items = batch["pos"] if self.pairwise else batch["items"]
+        self.negatives = batch["neg"] if self.pairwise else None
+        self.p = P.index_select(0, self.users)                                          # [n, d]
+        self.a = Q.index_select(0, self.items)
+        if self.negatives is not None:
+            self.a = self.a - Q.index_select(0, self.negatives)
+        x = (self.p * self.a).sum(1)
+        self.f1 = (-torch.sigmoid(-x) if self.pairwise else torch.sigmoid(x) - batch["labels"]) / self.n
+        self.f2 = torch.sigmoid(x) * torch.sigmoid(-x) / self.n
+        count_u = torch.bincount(self.users, minlength=self.num_users)
+        count_i = torch.bincount(self.items, minlength=self.num_items)
+        if self.negatives is not None:
+            count_i = count_i + torch.bincount(self.negatives, minlength=self.num_items)
+        self.l2_users = (self.reg / self.n) * count_u.to(P.dtype)[:, None]               # [U, 1]
+        self.l2_items = (self.reg / self.n) * count_i.to(P.dtype)[:, None]               # [I, 1]
+
+    @torch.no_grad()
+    def hvp_tables(self, v_users: Tensor, v_items: Tensor) -> tuple[Tensor, Tensor]:
+        """``H v`` for ``v`` given as two full tables ([U, d], [I, d]); returns the same two tables."""
+        vu = v_users.index_select(0, self.users)
+        va = v_items.index_select(0, self.items)
+        if self.negatives is not None:
+            va = va - v_items.index_select(0, self.negatives)
+        second = (self.f2 * ((vu * self.a).sum(1) + (self.p * va).sum(1)))[:, None]     # f'' dx / n
+        first = self.f1[:, None]
+        out_users = (self.l2_users * v_users).index_add_(0, self.users, second * self.a + first * va)
+        to_item = second * self.p + first * vu
+        out_items = (self.l2_items * v_items).index_add_(0, self.items, to_item)
+        if self.negatives is not None:
+            out_items.index_add_(0, self.negatives, -to_item)
+        return out_users, out_items
+
+    @torch.no_grad()
+    def diagonal_blocks(self) -> tuple[Tensor, Tensor]:
+        """``(user_blocks [U, d, d], item_blocks [I, d, d])``: each row's diagonal block of the Hessian."""
+        eye = torch.eye(self.dim, dtype=self.p.dtype, device=self.p.device)
+        w = self.f2[:, None, None]
+        users = (self.l2_users[:, :, None] * eye).index_add_(0, self.users, w * self.a[:, :, None] * self.a[:, None, :])
+        outer = w * self.p[:, :, None] * self.p[:, None, :]
+        items = (self.l2_items[:, :, None] * eye).index_add_(0, self.items, outer)
+        if self.negatives is not None:
+            items.index_add_(0, self.negatives, outer)
+        return users, items
+
+    def problem_hvp(self, problem: InfluenceProblem):
+        """``v (p,) -> H v (p,)`` over the rows of ``problem`` (built on the same model and batch by
+        :func:`~.recommender.recommender_problem`): ``v`` is zero outside them (psi fixed), as
+        :meth:`~.hvp.InfluenceProblem.hvp`."""
+        tables = self._tables(problem)
+
+        def matvec(v: Tensor) -> Tensor:
+            full = [torch.zeros_like(t) for t in (self.model.user_emb, self.model.item_emb)]
+            offset = 0
+            for index, rows in tables:
+                size = (full[index].shape[0] if rows is None else len(rows)) * self.dim
+                piece = v[offset:offset + size].view(-1, self.dim)
+                if rows is None:
+                    full[index] = piece.clone()
+                else:
+                    full[index][rows] = piece
+                offset += size
+            out = self.hvp_tables(*full)
+            return torch.cat([(out[index] if rows is None else out[index][rows]).reshape(-1)
+                              for index, rows in tables])
+        return matvec
+
+    def _tables(self, problem: InfluenceProblem) -> list[tuple[int, Tensor | None]]:
+        """Per block of ``problem``: 0 (users) or 1 (items) and its rows."""
+        which = {id(self.model.user_emb): 0, id(self.model.item_emb): 1}
+        if any(id(b.tensor) not in which for b in problem.blocks):
+            raise ValueError("the problem has a parameter block that is not an embedding table of the model")
+        return [(which[id(b.tensor)], b.rows) for b in problem.blocks]
+
+    def problem_blocks(self, problem: InfluenceProblem) -> Tensor:
+        """float [rows of problem, d, d]: the diagonal blocks in the order of ``problem``'s flat vector."""
+        blocks = self.diagonal_blocks()
+        return torch.cat([blocks[index] if rows is None else blocks[index][rows]
+                          for index, rows in self._tables(problem)])

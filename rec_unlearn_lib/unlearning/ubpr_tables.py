@@ -1,0 +1,172 @@
+"""UBPR's experiments on one split: Table 3 with Retrain's seed spread, Figures 3, 5 and 6.
+
+:func:`ubpr_reproduction` fits the original BPR-MF on UBPR's fixed triplets and the sharded
+baselines once, then, for each forget ratio, erases one random request with every method
+(each from a copy of its fitted state) and trains Retrain on what is left with several seeds.
+It yields tidy rows (``ratio``, ``method``, ``seed``, ``metric``, ``value``): HR@K and NDCG@K on
+the test users (sampled protocol), the seconds of each unlearning call and of each Retrain
+(Fig. 3), and the weight distance of each model to the one it started from (Fig. 6).
+
+:func:`user_erasure_pnpr` erases whole users with UBPR and with Retrain and gives each user's PNPR
+before and after (UBPR Eq. 16, Fig. 5).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..diagnostics import user_pnpr, weight_distance
+from ..evaluation import evaluate
+from ..forget import ForgetRequest
+from ..influence import SolverDidNotConverge
+from ..sampling import fixed_triplets
+from ..settings import make_backbone
+from ..splits import Split
+from ..timing import timed
+from .base import METHODS, UnlearningMethod
+from .retrain import Retrain
+from .ubpr import UBPR
+
+UBPR_KS: tuple[int, ...] = (1, 5, 10, 20, 25, 30, 40, 50, 60, 80, 100)
+"""The cut-offs of UBPR's figures (Section IV.1.3)."""
+UBPR_RATIOS: tuple[float, ...] = (1e-4, 1.5e-4, 2e-4, 2.5e-4, 3e-4, 3.5e-4)
+"""The forget ratios of UBPR's Tables 2 and 3 (0.01 % to 0.035 % of the triplets, i.e. of the interactions)."""
+UBPR_METHODS: tuple[str, ...] = ("sisa", "receraser", "ubpr")
+"""The methods of UBPR's Table 3 beside Retrain (SISA: random shards, mean; RecEraser: user-based shards)."""
+UBPR_METHOD_OPTIONS: dict[str, dict[str, Any]] = {"receraser": {"partition": "ubp"}}
+"""What UBPR's baselines change from the methods' defaults: RecEraser on user-based shards (Section IV.1.4)."""
+
+
+def _rows(common: dict[str, Any], metrics: dict[str, float]) -> Iterator[dict[str, Any]]:
+    for metric, value in metrics.items():
+        yield {**common, "metric": metric, "value": float(value)}
+
+
+def ubpr_reproduction(split: Split, ratios: Sequence[float] = UBPR_RATIOS, methods: Sequence[str] = UBPR_METHODS,
+                      retrain_seeds: Sequence[int] = (0, 1, 2), profile: str | None = "ubpr", seed: int = 0,
+                      device: str | torch.device | None = None, ks: Sequence[int] = UBPR_KS,
+                      original: UBPR | None = None, solver_options: dict[str, Any] | None = None,
+                      **overrides: Any) -> Iterator[dict[str, Any]]:
+    """Yield UBPR's Table 3 rows, with Retrain over several seeds, the seconds and the weight distances.
+
+    Args:
+        split: a sampled-protocol split (HR@K and NDCG@K against the test negatives).
+        ratios: forget ratios, each a share of the training interactions (= of the triplets); one random
+            request per ratio, drawn with ``seed``, erased by every method.
+        methods: the fitted methods that forget (names of :data:`~.base.METHODS`; ``ubpr``'s model is also the
+            original BPR-MF, the ``bpr`` rows).
+        retrain_seeds: Retrain is trained on what is left once per seed: the spread of training itself.
+        profile, seed, device, overrides: as :class:`~.base.UnlearningMethod` (default the ``ubpr`` profile);
+            every method and every Retrain uses the original's backbone settings (UBPR's fixed triplets).
+        ks: the cut-offs.
+        original: a fitted :class:`~.ubpr.UBPR` to start from (not refitted, never changed); default: fit one.
+        solver_options: UBPR's solver options (e.g. ``{"damping": 1e-4}``) when it is fitted here.
+
+    Yields:
+        dicts with ``ratio`` (``nan`` for the fitted models), ``forgotten`` (interactions), ``method`` (``bpr`` is
+        the original), ``seed``, ``metric`` and ``value``. Metrics: ``hr@K``, ``ndcg@K``; ``seconds`` (of the fit,
+        of the unlearning call, of each Retrain); ``converged`` (1 or 0) for every unlearning call: an
+        influence method whose solver did not converge yields 0 and nothing else for that request; ``weight_distance``, the l2 distance of the model's embeddings
+        to those it started from (UBPR Fig. 6): for ``bpr`` to its initialisation (O/I), for Retrain and UBPR to
+        the original (R/O, U/O), for a sharded method to its own ensemble before forgetting.
+    """
+    if original is None:
+        original = UBPR("bpr", profile, seed, device, solver_options=solver_options, **overrides)
+        original.fit(split)
+    fitted: dict[str, UnlearningMethod] = {"ubpr": original}
+    common = {"ratio": float("nan"), "forgotten": 0, "method": "bpr", "seed": original.seed}
+    initial = make_backbone("bpr", split.num_users, split.num_items, original.settings, original.seed)
+    yield {**common, "metric": "seconds", "value": original.fit_seconds["total"]}
+    yield {**common, "metric": "weight_distance", "value": weight_distance(original.model, initial)}
+    yield from _rows(common, evaluate(original.model, split, "test", ks=ks))
+    for name in methods:
+        if name in fitted:
+            continue
+        method = METHODS[name]("bpr", profile=original.profile, seed=original.seed, device=original.device,
+                               settings=original.settings, **UBPR_METHOD_OPTIONS.get(name, {}))
+        with timed(method.device) as clock:
+            fitted[name] = method.fit(split)
+        common = {**common, "method": name}
+        yield {**common, "metric": "seconds", "value": clock.seconds}
+        yield from _rows(common, evaluate(method.model, split, "test", ks=ks))
+    for ratio in ratios:
+        request = ForgetRequest.random(split.train, ratio, original.seed)
+        retain = request.split(split.train)[0]
+        for retrain_seed in retrain_seeds:
+            reference = Retrain("bpr", original.profile, retrain_seed, original.device, settings=original.settings)
+            with timed(reference.device) as clock:
+                reference.fit(split, retain)
+            common = {"ratio": ratio, "forgotten": len(request), "method": "retrain", "seed": retrain_seed}
+            yield {**common, "metric": "seconds", "value": clock.seconds}
+            yield {**common, "metric": "weight_distance", "value": weight_distance(reference.model, original.model)}
+            yield from _rows(common, evaluate(reference.model, split, "test", ks=ks))
+        for name in methods:
+            method = copy.deepcopy(fitted[name])
+            common = {"ratio": ratio, "forgotten": len(request), "method": name, "seed": original.seed}
+            try:
+                result = method.forget(request)
+            except SolverDidNotConverge:       # an influence method whose CG met negative curvature: no model
+                yield {**common, "metric": "converged", "value": 0.0}
+                continue
+            yield {**common, "metric": "converged", "value": 1.0}
+            yield {**common, "metric": "seconds", "value": result.seconds}
+            yield {**common, "metric": "weight_distance", "value": weight_distance(result.model, fitted[name].model)}
+            yield from _rows(common, evaluate(result.model, split, "test", ks=ks))
+
+
+def ubpr_table3(rows: pd.DataFrame, metrics: Sequence[str] = ("hr@10", "ndcg@10")) -> pd.DataFrame:
+    """UBPR's Table 3 from :func:`ubpr_reproduction`'s rows: one row per (metric, method), one column per ratio.
+
+    Retrain is its mean over seeds, with its spread (max - min over seeds) as ``retrain spread``;
+    ``delta`` is UBPR minus Retrain's mean; BPR (the original) is repeated in every column.
+    """
+    quality = rows[rows["metric"].isin(metrics)]
+    forgotten = quality[quality["ratio"].notna()]
+    mean = forgotten.groupby(["metric", "method", "ratio"])["value"].mean().unstack("ratio")
+    spread = (forgotten[forgotten["method"] == "retrain"].groupby(["metric", "ratio"])["value"]
+              .agg(lambda v: v.max() - v.min()).unstack("ratio"))
+    original = quality[(quality["method"] == "bpr") & quality["ratio"].isna()].set_index("metric")["value"]
+    blocks = []
+    for metric in metrics:
+        block = mean.loc[metric].copy()
+        block.loc["bpr"] = original[metric]
+        block.loc["retrain spread"] = spread.loc[metric]
+        if "ubpr" in block.index:
+            block.loc["delta"] = block.loc["ubpr"] - block.loc["retrain"]
+        order = [m for m in ("bpr", "retrain", "retrain spread", "sisa", "receraser", "ubpr", "delta")
+                 if m in block.index]
+        blocks.append(block.loc[order].assign(metric=metric).set_index("metric", append=True).swaplevel())
+    table = pd.concat(blocks)
+    table.columns = [f"{100 * r:.3g} %" for r in table.columns]
+    table.index.names = ["metric", "method"]
+    return table
+
+
+def user_erasure_pnpr(method: UBPR, users: Sequence[int], retrain_seed: int | None = None) -> pd.DataFrame:
+    """Erase every interaction of ``users`` (one request) with UBPR and with Retrain; each user's PNPR.
+
+    Args:
+        method: a fitted :class:`~.ubpr.UBPR` (left unchanged: it forgets on a copy).
+        users: the users to erase.
+        retrain_seed: Retrain's seed (default the method's).
+
+    Returns:
+        One row per user: ``user``, ``interactions``, ``original``, ``retrain``, ``ubpr`` (PNPR, UBPR Eq. 16,
+        on the user's fixed triplets of the original training data).
+    """
+    train = method.train
+    triplets = fixed_triplets(train, method.settings.num_negatives, method.seed)
+    request = ForgetRequest.by_users(train, users)
+    unlearned = copy.deepcopy(method).forget(request).model
+    reference = Retrain(method.backbone, method.profile, method.seed if retrain_seed is None else retrain_seed,
+                        method.device, settings=method.settings).fit(method.split, request.split(train)[0])
+    counts = train.user_counts()
+    return pd.DataFrame([{"user": int(u), "interactions": int(counts[u]),
+                          "original": user_pnpr(method.model, triplets, int(u)),
+                          "retrain": user_pnpr(reference.model, triplets, int(u)),
+                          "ubpr": user_pnpr(unlearned, triplets, int(u))} for u in np.unique(users)])

@@ -1,0 +1,79 @@
+"""MF's curvature in closed form (HVPs, diagonal blocks) and block-Jacobi preconditioned CG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rec_unlearn_lib.influence import (MFCurvature, block_jacobi, full_batch, minimize_full_batch,
+                                       recommender_problem, solve, supports_closed_form)
+from rec_unlearn_lib.interactions import Interactions
+from rec_unlearn_lib.models import build_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _model(objective: str):
+    rng = np.random.default_rng(0)
+    pairs = sorted({(u, i) for u in range(7) for i in range(9) if rng.random() < 0.4} | {(u, u) for u in range(7)})
+    users, items = map(np.array, zip(*pairs))
+    labels = (rng.random(len(pairs)) < 0.5).astype(np.float32) if objective == "bce" else None
+    train = Interactions(users, items, 7, 9, labels=labels)
+    extra = {"num_negatives": 2, "sampling": "fixed"} if objective == "bpr" else {}
+    model = build_model("bpr" if objective == "bpr" else "mf", 7, 9, emb_dim=3, reg=0.05,
+                        generator=torch.Generator().manual_seed(1), **extra).double()
+    return model, full_batch(model, train, seed=0)
+
+
+@pytest.mark.parametrize("objective", ["bpr", "bce"])
+@pytest.mark.parametrize("rows", ["all", "some"])
+def test_closed_form_hvp_is_autograds(objective, rows):
+    model, batch = _model(objective)
+    subset = {"users": np.array([0, 2, 5]), "items": np.array([1, 3, 4, 8])} if rows == "some" else {}
+    problem = recommender_problem(model, batch, **subset)
+    matvec = MFCurvature(model, batch).problem_hvp(problem)
+    generator = torch.Generator().manual_seed(3)
+    with problem.frozen_graph():
+        for _ in range(3):
+            v = torch.randn(problem.num_params, dtype=torch.float64, generator=generator)
+            torch.testing.assert_close(matvec(v), problem.hvp(v), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("objective", ["bpr", "bce"])
+def test_diagonal_blocks_are_the_hessians(objective):
+    model, batch = _model(objective)
+    problem = recommender_problem(model, batch, users=np.array([0, 2, 5]), items=np.array([1, 3, 4, 8]))
+    hessian = problem.explicit_hessian()
+    blocks = MFCurvature(model, batch).problem_blocks(problem)
+    expected = torch.stack([hessian[3 * r:3 * r + 3, 3 * r:3 * r + 3] for r in range(len(blocks))])
+    torch.testing.assert_close(blocks, expected, rtol=1e-10, atol=1e-12)
+    inverse = torch.stack([block_jacobi(blocks, 0.1)(e) for e in torch.eye(3 * len(blocks), dtype=torch.float64)], 1)
+    torch.testing.assert_close(inverse, torch.linalg.inv(torch.block_diag(*blocks) + 0.1 * torch.eye(len(inverse),
+                                                                                                     dtype=torch.float64)))
+
+
+def test_preconditioned_cg_solves_the_same_system_in_fewer_iterations(synthetic):
+    train = synthetic.interactions
+    model = build_model("bpr", train.num_users, train.num_items, emb_dim=8, reg=1e-3, num_negatives=2,
+                        sampling="fixed", generator=torch.Generator().manual_seed(1)).double()
+    batch = full_batch(model, train, seed=0)
+    minimize_full_batch(model, batch, max_iter=200)               # near a minimum: H + mu I positive definite
+    problem = recommender_problem(model, batch)
+    curvature = MFCurvature(model, batch)
+    b = torch.randn(problem.num_params, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with problem.frozen_graph():
+        plain = solve(problem.hvp, b, "cg", damping=1e-4, rtol=1e-9, max_iter=5000)
+    pcg = solve(curvature.problem_hvp(problem), b, "cg", damping=1e-4, rtol=1e-9,
+                preconditioner=block_jacobi(curvature.problem_blocks(problem), 1e-4))
+    torch.testing.assert_close(pcg.solution, plain.solution, rtol=1e-6, atol=1e-6)
+    assert pcg.diagnostics["preconditioned"] and pcg.iterations < plain.iterations   # 34 against 44 here
+
+
+def test_only_mf_with_a_pointwise_or_pairwise_loss_has_a_closed_form():
+    assert supports_closed_form(build_model("bpr", 4, 5)) and supports_closed_form(build_model("mf", 4, 5))
+    assert not supports_closed_form(build_model("lightgcn", 4, 5, emb_dim=2))
+    assert not supports_closed_form(build_model("wmf", 4, 5))
+    with pytest.raises(TypeError, match="closed-form curvature needs MF"):
+        MFCurvature(build_model("wmf", 4, 5), {})
+    torch.testing.assert_close(block_jacobi(torch.zeros(2, 2, 2))(torch.arange(4.0)), torch.arange(4.0))
