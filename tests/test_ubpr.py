@@ -19,6 +19,7 @@ from rec_unlearn_lib.sampling import bpr_triplets, fixed_triplets
 from rec_unlearn_lib.settings import BackboneSettings, backbone_settings
 from rec_unlearn_lib.splits import Split, leave_one_out, make_split
 from rec_unlearn_lib.synthetic import synthetic_dataset
+from rec_unlearn_lib.unlearning.ubpr_tables import DELTA, RETRAIN_MEAN, RETRAIN_RANGE
 from rec_unlearn_lib.unlearning import METHODS, SISA, UBPR, Retrain, ubpr_reproduction, ubpr_table3, user_erasure_pnpr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -178,6 +179,9 @@ def test_ubpr_lands_near_exact_leave_out_retraining():
 
 
 def test_erasing_a_user_moves_its_pnpr_towards_one(split):
+    """On this synthetic data set (a model far from a minimum after 30 epochs, damping 1e-3) UBPR moves an
+    erased user's PNPR towards 1. On ML-100K with the paper's settings it does not (the UBPR chapter, Section
+    6): the erased user's row gets almost no right-hand side near a stationary point."""
     method = _fitted(split, emb_dim=8, epochs=30, reg=1e-3, lr=2e-2, solver_options={"damping": 1e-3})
     user = int(np.argmax(split.train.user_counts()))
     triplets = fixed_triplets(split.train, TINY["num_negatives"], seed=0)
@@ -268,11 +272,11 @@ def test_ubpr_reproduction_rows_and_table_3(split):
     assert len(original.train) == len(split.train)                    # the original is never changed
     table = ubpr_table3(rows.replace({"method": {"sisa2": "sisa"}}))
     hr = table.loc["hr@10"]
-    assert list(hr.index) == ["bpr", "retrain", "retrain spread", "sisa", "ubpr", "delta"]
+    assert list(hr.index) == ["bpr", RETRAIN_MEAN, RETRAIN_RANGE, "sisa", "ubpr", DELTA]
     assert list(table.columns) == ["0.2 %", "0.4 %"]
     retrain = forgotten[(forgotten.method == "retrain") & (forgotten.metric == "hr@10")]["value"]
-    assert hr.loc["retrain spread", "0.4 %"] == pytest.approx(retrain.max() - retrain.min())
-    assert hr.loc["delta", "0.4 %"] == pytest.approx(hr.loc["ubpr", "0.4 %"] - retrain.mean())
+    assert hr.loc[RETRAIN_RANGE, "0.4 %"] == pytest.approx(retrain.max() - retrain.min())
+    assert hr.loc[DELTA, "0.4 %"] == pytest.approx(hr.loc["ubpr", "0.4 %"] - retrain.mean())
     pnprs = user_erasure_pnpr(original, [0, 1])
     assert list(pnprs.columns) == ["user", "interactions", "original", "retrain", "ubpr"] and len(pnprs) == 2
 

@@ -31,7 +31,8 @@ from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pr
                       train_shard)
 from .ifru import IFRU, SCIF, InfluenceUnlearning, averaged_labels  # registered after the exact methods
 from .ubpr import UBPR
-from .ubpr_tables import UBPR_KS, UBPR_METHODS, UBPR_RATIOS, ubpr_reproduction, ubpr_table3, user_erasure_pnpr
+from .ubpr_tables import (UBPR_KS, UBPR_METHODS, UBPR_RATIOS, percent, ubpr_reproduction, ubpr_table3,
+                          user_erasure_pnpr)
 
 
 def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMethod:
@@ -44,6 +45,6 @@ __all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingRepor
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
            "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
-           "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time",
+           "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "percent",
            "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "train_shard",
            "ubpr_reproduction", "ubpr_table3", "unlearning_experiment", "user_erasure_pnpr"]

@@ -119,11 +119,17 @@ def ubpr_reproduction(split: Split, ratios: Sequence[float] = UBPR_RATIOS, metho
             yield from _rows(common, evaluate(result.model, split, "test", ks=ks))
 
 
-def ubpr_table3(rows: pd.DataFrame, metrics: Sequence[str] = ("hr@10", "ndcg@10")) -> pd.DataFrame:
-    """UBPR's Table 3 from :func:`ubpr_reproduction`'s rows: one row per (metric, method), one column per ratio.
+RETRAIN_MEAN, RETRAIN_RANGE, DELTA = "retrain (mean over seeds)", "retrain range (max - min)", "delta (ubpr - retrain)"
+"""The rows of :func:`ubpr_table3` that summarise Retrain's seeds and UBPR's difference to them."""
 
-    Retrain is its mean over seeds, with its spread (max - min over seeds) as ``retrain spread``;
-    ``delta`` is UBPR minus Retrain's mean; BPR (the original) is repeated in every column.
+
+def ubpr_table3(rows: pd.DataFrame, metrics: Sequence[str] = ("hr@10", "ndcg@10")) -> pd.DataFrame:
+    """UBPR's Table 3 from :func:`ubpr_reproduction`'s rows: one row per (metric, method), one column per ratio
+    (in percent).
+
+    Retrain is its mean over seeds (:data:`RETRAIN_MEAN`), with its range over seeds (:data:`RETRAIN_RANGE`,
+    max - min) beside it; :data:`DELTA` is UBPR minus Retrain's mean, signed; ``bpr`` (the original) is repeated
+    in every column.
     """
     quality = rows[rows["metric"].isin(metrics)]
     forgotten = quality[quality["ratio"].notna()]
@@ -133,18 +139,23 @@ def ubpr_table3(rows: pd.DataFrame, metrics: Sequence[str] = ("hr@10", "ndcg@10"
     original = quality[(quality["method"] == "bpr") & quality["ratio"].isna()].set_index("metric")["value"]
     blocks = []
     for metric in metrics:
-        block = mean.loc[metric].copy()
+        block = mean.loc[metric].rename(index={"retrain": RETRAIN_MEAN})
         block.loc["bpr"] = original[metric]
-        block.loc["retrain spread"] = spread.loc[metric]
+        block.loc[RETRAIN_RANGE] = spread.loc[metric]
         if "ubpr" in block.index:
-            block.loc["delta"] = block.loc["ubpr"] - block.loc["retrain"]
-        order = [m for m in ("bpr", "retrain", "retrain spread", "sisa", "receraser", "ubpr", "delta")
+            block.loc[DELTA] = block.loc["ubpr"] - block.loc[RETRAIN_MEAN]
+        order = [m for m in ("bpr", RETRAIN_MEAN, RETRAIN_RANGE, "sisa", "receraser", "ubpr", DELTA)
                  if m in block.index]
         blocks.append(block.loc[order].assign(metric=metric).set_index("metric", append=True).swaplevel())
     table = pd.concat(blocks)
-    table.columns = [f"{100 * r:.3g} %" for r in table.columns]
+    table.columns = [percent(r) for r in table.columns]
     table.index.names = ["metric", "method"]
     return table
+
+
+def percent(ratio: float) -> str:
+    """A forget ratio as the papers print it: ``1e-4 -> "0.01 %"``."""
+    return f"{100 * ratio:.3g} %"
 
 
 def user_erasure_pnpr(method: UBPR, users: Sequence[int], retrain_seed: int | None = None) -> pd.DataFrame:
