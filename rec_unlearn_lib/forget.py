@@ -36,6 +36,20 @@ def check_ratio(ratio: float, what: str = "ratio") -> float:
     return ratio
 
 
+def sample_size(ratio: float | None, count: int | None, total: int, what: str) -> int:
+    """How many of ``total`` (``what``, for the message) to forget: ``round(ratio * total)`` or ``count``.
+
+    Raises:
+        ValueError: both or neither given, a ratio outside (0, 1), or a size outside ``1 .. total``.
+    """
+    if (ratio is None) == (count is None):
+        raise ValueError("give exactly one of ratio and count")
+    k = round(check_ratio(ratio, "forget ratio") * total) if ratio is not None else int(count)  # type: ignore[arg-type]
+    if not 0 < k <= total:
+        raise ValueError(f"cannot forget {k} of {total} {what}")
+    return k
+
+
 @dataclass(frozen=True)
 class ForgetRequest:
     """Interactions to erase, as dense ``(user, item)`` pairs.
@@ -68,11 +82,7 @@ class ForgetRequest:
     def random(cls, train: Interactions, ratio: float | None = None, seed: int = 0,
                count: int | None = None) -> "ForgetRequest":
         """A uniform random sample of training rows: a ``ratio`` in (0, 1) of them, or exactly ``count``."""
-        if (ratio is None) == (count is None):
-            raise ValueError("give exactly one of ratio and count")
-        k = round(check_ratio(ratio, "forget ratio") * len(train)) if ratio is not None else int(count)  # type: ignore[arg-type]
-        if not 0 < k <= len(train):
-            raise ValueError(f"cannot forget {k} of {len(train)} training interactions")
+        k = sample_size(ratio, count, len(train), "training interactions")
         rows = np.sort(np.random.default_rng(seed).choice(len(train), size=k, replace=False))
         return cls(train.users[rows], train.items[rows], "random")
 
@@ -91,12 +101,8 @@ class ForgetRequest:
                      count: int | None = None) -> "ForgetRequest":
         """Every interaction of a uniform random sample of the users with training data: a ``ratio`` in
         (0, 1) of them, or exactly ``count`` users (:meth:`by_users`)."""
-        if (ratio is None) == (count is None):
-            raise ValueError("give exactly one of ratio and count")
         present = np.unique(train.users)
-        k = round(check_ratio(ratio, "forget ratio") * len(present)) if ratio is not None else int(count)  # type: ignore[arg-type]
-        if not 0 < k <= len(present):
-            raise ValueError(f"cannot forget {k} of {len(present)} users with training data")
+        k = sample_size(ratio, count, len(present), "users with training data")
         return cls.by_users(train, np.random.default_rng(seed).choice(present, size=k, replace=False))
 
     def rows(self, train: Interactions) -> np.ndarray:

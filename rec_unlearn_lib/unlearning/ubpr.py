@@ -35,7 +35,6 @@ from typing import Any, Sequence
 import torch
 
 from ..models import MODELS
-from ..settings import backbone_settings
 from .base import METHODS
 from .ifru import InfluenceUnlearning
 
@@ -78,14 +77,13 @@ class UBPR(InfluenceUnlearning):
         kwargs.setdefault("sampling", "fixed")
         if relative_damping is None and "damping" not in (solver_options or {}):
             relative_damping = self.DEFAULT_RELATIVE_DAMPING
-        if kwargs.get("num_negatives") is None and (kwargs.get("settings") or
-                                                    backbone_settings(backbone, profile)).num_negatives is None:
-            kwargs["num_negatives"] = self.NUM_NEGATIVES
         super().__init__(backbone, profile, seed, device, ratios=ratios, spillover=False, solver=solver,
                          solver_options=solver_options, relative_damping=relative_damping, **kwargs)
         if (self.settings.objective or MODELS[backbone].objective) != "bpr":
             raise ValueError(f"UBPR unlearns BPR; the {backbone!r} backbone here is trained with "
                              f"{self.settings.objective or MODELS[backbone].objective}")
+        if self.settings.num_negatives is None:          # the settings leave it open: the paper's 4
+            self.settings = self.settings.replace(num_negatives=self.NUM_NEGATIVES)
         if self.settings.sampling != "fixed":
             raise ValueError("UBPR's data points are a fixed set of triplets: it needs sampling='fixed'")
 
