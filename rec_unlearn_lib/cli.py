@@ -10,6 +10,7 @@ newly registered entry is accepted, listed in ``--help`` and named in the error 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from typing import Any, Callable, Sequence
@@ -25,13 +26,13 @@ from .influence import SOLVERS
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
 from .results import run_metadata, save_table
-from .settings import PROFILES, Runtime, default_dataset
+from .settings import PROFILES, Runtime, default_dataset, sharding_settings
 from .sources import SOURCES
 from .splits import PROTOCOLS, make_split
 from .timing import Stopwatch, timed
 from .training import train_backbone
-from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, TABLE3_METHODS, sharded_reproduction, \
-    unlearning_experiment
+from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, TABLE3_METHODS, pretrained_embeddings, \
+    sharded_reproduction, unlearning_experiment
 
 ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -152,16 +153,35 @@ def cmd_tables(args: argparse.Namespace) -> None:
     split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
     rows: list[dict[str, Any]] = []
     watch = Stopwatch("cpu")
+
+    def add(row: dict[str, Any]) -> None:
+        rows.append({"dataset": dataset_name, "profile": runtime.profile, **row})
+        _emit(rows[-1])
+        if args.out:   # rewritten whole after every row: a run cut short keeps what it finished
+            save_table(pd.DataFrame(rows), args.out,
+                       run_metadata(runtime.device, runtime.seed, wall_seconds=round(watch.elapsed(), 1),
+                                    profile=runtime.profile, dataset=dataset_name, deletions=args.deletions))
+
+    embeddings = None
+    if len(args.models) > 1 and any(_balanced(name) for name in args.methods):
+        settings = sharding_settings(runtime.profile)
+        extra = {} if args.epochs is None else {"epochs": args.epochs}
+        with timed(runtime.device) as clock:    # the same partition for every backbone: trained once
+            embeddings = pretrained_embeddings(split, None, settings.partition_backbone, runtime.profile,
+                                               runtime.seed, runtime.device, **extra)
+        add({"backbone": settings.partition_backbone, "method": "partition embeddings", "device": str(runtime.device),
+             "seed": runtime.seed, "table": "fit", "metric": "seconds", "value": clock.seconds})
     for model in args.models:
-        budget = None if args.budget_seconds is None else args.budget_seconds - watch.elapsed()
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
-                                        runtime.seed, str(runtime.device), budget, args.epochs):
-            rows.append({"dataset": dataset_name, "profile": runtime.profile, **row})
-            _emit(rows[-1])
-            if args.out:   # rewritten whole after every row: a run cut short keeps what it finished
-                save_table(pd.DataFrame(rows), args.out,
-                           run_metadata(runtime.device, runtime.seed, wall_seconds=round(watch.elapsed(), 1),
-                                        profile=runtime.profile, dataset=dataset_name, deletions=args.deletions))
+                                        runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
+                                        embeddings):
+            add(row)
+
+
+def _balanced(method: str) -> bool:
+    """Whether ``method`` partitions on pre-trained embeddings by default (RecEraser; not SISA or Retrain)."""
+    cls = METHODS[method]
+    return "sharding" in cls.options and inspect.signature(cls).parameters["partition"].default != "random"
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -254,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--deletions", type=_positive_int, default=100,
                         help="interactions forgotten one at a time (Table 4; default 100, as the paper)")
     tables.add_argument("--budget-seconds", type=_positive_float, default=None,
-                        help="stop deleting once the run has taken this long (the rows say how many were made)")
+                        help="per backbone: stop deleting once its run has taken this long (the rows say how "
+                             "many deletions were made)")
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
     tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")
     _common(tables)

@@ -72,3 +72,16 @@ def test_bench_writes_its_rows_and_metadata(data_root, tmp_path):
     assert row["eval_seconds"] > 0
     meta = json.loads((tmp_path / "bench.csv.meta.json").read_text())
     assert meta["profile"] == "quick" and meta["device"] == "cpu" and "torch" in meta
+
+
+def test_tables_share_the_partition_embeddings_across_backbones(data_root, tmp_path):
+    out = run("tables", "--dataset", "ml-100k", "--models", "bpr", "wmf", "--methods", "receraser",
+              "--deletions", "1", "--epochs", "1", "--profile", "quick", "--device", "cpu", "--root", str(data_root),
+              "--out", str(tmp_path / "tables.csv"))
+    assert out.returncode == 0, out.stderr
+    import pandas as pd
+    rows = pd.read_csv(tmp_path / "tables.csv")
+    fits = rows[rows["table"] == "fit"]
+    assert list(fits["method"]) == ["partition embeddings", "receraser", "receraser"]     # trained once
+    assert "fit_embeddings" not in rows and (fits["value"] > 0).all() and fits["fit_partition"].iloc[1:].gt(0).all()
+    assert list(rows.loc[rows["table"] == "4", "backbone"]) == ["bpr", "wmf"]            # each backbone deletes

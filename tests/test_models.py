@@ -69,21 +69,35 @@ def test_normalized_adjacency_matches_dense_formula():
     assert np.allclose(adj, adj.T) and not adj[3].any()   # symmetric, isolated user row is zero
 
 
-def test_lightgcn_propagation_is_layer_mean():
+@pytest.mark.parametrize("dense", [False, True])
+def test_lightgcn_propagation_is_layer_mean(dense):
+    """Both forms of the graph (sparse A_hat, dense user-item block) propagate as Eq. 7-9 say."""
     train = _tiny()
     torch.manual_seed(2)
-    model = LightGCN(4, 5, 3, BPRObjective(), num_layers=2)
+    model = LightGCN(4, 5, 3, BPRObjective(), num_layers=2, dense_graph=dense)
     model.fit_data(train)
+    assert model.graph.layout == (torch.strided if dense else torch.sparse_csr)
+    assert model.graph_capturable == dense
     a = torch.as_tensor(normalized_adjacency(train).toarray(), dtype=torch.float64)
     e0 = torch.cat([model.user_emb, model.item_emb])
     expected = (e0 + a @ e0 + a @ a @ e0) / 3
     users, items = model.representations()
     assert torch.allclose(torch.cat([users, items]), expected.to(users.dtype), atol=1e-6)
-    zero = LightGCN(4, 5, 3, BPRObjective(), num_layers=0)
+    # and so does the gradient: the dense form's backward is the transposed products
+    weights = torch.randn(9, 3, dtype=torch.float64)
+    torch.cat([users, items]).mul(weights.to(users.dtype)).sum().backward()
+    expected_grad = (weights + a @ weights + a @ a @ weights) / 3          # A_hat is symmetric
+    assert torch.allclose(torch.cat([model.user_emb.grad, model.item_emb.grad]), expected_grad.to(users.dtype), atol=1e-6)
+    zero = LightGCN(4, 5, 3, BPRObjective(), num_layers=0, dense_graph=dense)
     zero.fit_data(train)
     assert torch.equal(zero.representations()[0], zero.user_emb)
     with pytest.raises(RuntimeError, match="fit_data"):
         LightGCN(4, 5, 3, BPRObjective()).representations()
+
+
+def test_lightgcn_holds_a_sparse_graph_on_the_cpu_unless_told():
+    assert not LightGCN(4, 5, 3, BPRObjective()).uses_dense_graph()
+    assert LightGCN(4, 5, 3, BPRObjective(), dense_graph=True).uses_dense_graph()
 
 
 @pytest.mark.parametrize("name", ["mf", "bpr", "wmf", "lightgcn", "pop"])

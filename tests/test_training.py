@@ -186,7 +186,7 @@ def cuda_graph_matches_eager(name: str, epochs: int = 2) -> float:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-@pytest.mark.parametrize("name", ["mf", "bpr", "attention"])
+@pytest.mark.parametrize("name", ["mf", "bpr", "lightgcn", "attention"])
 def test_cuda_graph_steps_equal_eager_steps(name):
     assert cuda_graph_matches_eager(name) < 1e-4
 

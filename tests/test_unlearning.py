@@ -211,6 +211,41 @@ def test_aggregators_ignore_sub_models_that_never_saw_a_node():
         torch.arange(users)), att.full_scores(torch.arange(users)))
 
 
+def test_attention_aggregator_follows_eq_5_to_7_over_the_shards_that_saw_each_node():
+    """Eq. 5-7 node by node, over only the shards that saw the node, against the batched implementation."""
+    torch.manual_seed(0)
+    k, users, items, d = 4, 6, 5, 3
+    ureps, ireps = torch.randn(k, users, d), torch.randn(k, items, d)
+    useen, iseen = torch.rand(k, users) > 0.4, torch.rand(k, items) > 0.4
+    useen[:, 0] = False
+    att = AttentionAggregator(ureps, ireps, useen, iseen, attention_size=2)
+    with torch.no_grad():
+        for p in att.parameters():
+            p.normal_()
+    def expected(reps, seen, w, b, h):
+        out, weight = torch.zeros(reps.shape[1], d), torch.zeros(k, reps.shape[1])
+        for node in range(reps.shape[1]):
+            shards = [s for s in range(k) if seen[s, node]]
+            if not shards:
+                continue
+            tr = torch.stack([reps[s, node] @ att.transfer_w[s] + att.transfer_b[s] for s in shards])  # Eq. 5
+            alpha = torch.softmax(torch.relu(tr @ w + b) @ h, 0)                                     # Eq. 7
+            out[node] = alpha @ tr                                                                   # Eq. 6
+            weight[shards, node] = alpha
+        return out, weight
+    with torch.no_grad():
+        users, alpha = expected(ureps, useen, att.user_att_w, att.user_att_b, att.user_att_h)
+        items, beta = expected(ireps, iseen, att.item_att_w, att.item_att_b, att.item_att_h)
+        got_users, got_items = att.representations()
+    torch.testing.assert_close(got_users, users)
+    torch.testing.assert_close(got_items, items)
+    torch.testing.assert_close(att.weights()[0], alpha)
+    torch.testing.assert_close(att.weights()[1], beta)
+    # no gradient reaches what an unseen sub-model holds, and none is NaN
+    att.user_reps.requires_grad_(True)
+    att.representations()[0].sum().backward()
+    assert torch.isfinite(att.transfer_w.grad).all() and torch.all(att.user_reps.grad[~useen] == 0)
+
 def test_sharded_settings_are_validated():
     with pytest.raises(ValueError, match="unknown sharding setting"):
         ShardedUnlearning("bpr", 3, profile="quick", sharding={"agg_epoch": 3})

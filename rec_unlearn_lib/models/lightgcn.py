@@ -3,8 +3,17 @@
 ``E^(k+1) = A_hat E^(k)`` with ``A_hat = D^-1/2 A D^-1/2`` the symmetrically normalised
 adjacency of the bipartite graph of positive training interactions (isolated nodes
 get 0), and final embeddings ``E = mean_(k=0..K) E^(k)`` (He et al. 2020, Eq. 7-9).
-The adjacency is a ``torch`` sparse CSR matrix: one propagation costs
-``O(K * nnz * d)``.
+
+The graph is held in one of two forms, chosen when the model gets its data (:meth:`LightGCN.fit_data`):
+
+* a ``torch`` sparse CSR matrix ``A_hat`` [(U+I), (U+I)]: one propagation costs ``O(K * nnz * d)``
+  (the CPU, and large graphs anywhere);
+* on a GPU, when ``U * I`` is at most :data:`DENSE_GRAPH_MAX_ENTRIES`, the dense user-item block
+  ``R_hat = D_u^-1/2 R D_i^-1/2`` [U, I] (``A_hat = [[0, R_hat], [R_hat^T, 0]]``): users then take
+  ``R_hat E_items`` and items ``R_hat^T E_users``, two matrix products a layer. It costs
+  ``O(K * U * I * d)`` flops, more than the sparse product, but matrix products are what a GPU
+  does best, it is deterministic, and it has no host synchronisation, so the training step can be
+  recorded as a CUDA graph (``torch.sparse.mm``'s CSR product copies from the host inside the step).
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ import torch
 from ..interactions import Interactions, csr_to_torch
 from .base import EmbeddingModel
 from .objectives import Objective
+
+#: the largest ``U * I`` for which a GPU holds the graph as a dense user-item block (2^26 floats, 256 MiB;
+#: ML-1M's 6,040 x 3,706 is a third of it)
+DENSE_GRAPH_MAX_ENTRIES = 2 ** 26
 
 
 def normalized_adjacency(train: Interactions) -> sp.csr_matrix:
@@ -45,21 +58,27 @@ class LightGCN(EmbeddingModel):
     Args:
         num_users, num_items, emb_dim, objective, init_std, generator: as :class:`~.base.EmbeddingModel`.
         num_layers: ``K``, 3 in RecEraser, 1 in IFRU.
+        dense_graph: hold the graph as the dense user-item block (``True``), as a sparse matrix
+            (``False``), or decide by device and size (``None``: dense on a GPU up to
+            :data:`DENSE_GRAPH_MAX_ENTRIES`).
     """
 
     name = "lightgcn"
 
     def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: Objective,
-                 num_layers: int = 3, init_std: float = 0.1, generator: torch.Generator | None = None) -> None:
+                 num_layers: int = 3, init_std: float = 0.1, generator: torch.Generator | None = None,
+                 dense_graph: bool | None = None) -> None:
         super().__init__(num_users, num_items, emb_dim, objective, init_std, generator)
         if num_layers < 0:
             raise ValueError(f"num_layers must be non-negative, got {num_layers}")
         self.num_layers = num_layers
+        self.dense_graph = dense_graph
         self.graph: torch.Tensor | None = None
 
-    #: torch.sparse.mm's CSR product copies from the host inside the step (torch 2.11 on an H100):
-    #: LightGCN's steps are launched eagerly
-    graph_capturable = False
+    @property
+    def graph_capturable(self) -> bool:  # type: ignore[override]
+        """Only the dense graph can be recorded as a CUDA graph (the sparse product copies from the host)."""
+        return self.graph is not None and self.graph.layout == torch.strided
 
     def fit_data(self, train: Interactions) -> None:
         super().fit_data(train)
@@ -84,9 +103,21 @@ class LightGCN(EmbeddingModel):
             raise RuntimeError("LightGCN has no graph yet: call fit_data(train) first")
         return self.propagate(self.graph)
 
+    def uses_dense_graph(self) -> bool:
+        """Whether :meth:`graph_of` gives the dense user-item block (see the module's docstring)."""
+        if self.dense_graph is not None:
+            return self.dense_graph
+        return self.user_emb.device.type == "cuda" and self.num_users * self.num_items <= DENSE_GRAPH_MAX_ENTRIES
+
     def graph_of(self, train: Interactions) -> torch.Tensor:
-        """The normalised adjacency of ``train`` as a sparse tensor on the model's device and dtype."""
-        return csr_to_torch(normalized_adjacency(train), device=self.user_emb.device).to(self.user_emb.dtype)
+        """The normalised graph of ``train`` on the model's device and dtype: the sparse ``A_hat``
+        [(U+I), (U+I)], or its dense user-item block ``R_hat`` [U, I] (:meth:`uses_dense_graph`)."""
+        adjacency = normalized_adjacency(train)
+        device, dtype = self.user_emb.device, self.user_emb.dtype
+        if self.uses_dense_graph():
+            block = adjacency[: self.num_users, self.num_users:].toarray()
+            return torch.as_tensor(block, dtype=dtype).to(device)
+        return csr_to_torch(adjacency, device=device).to(dtype)
 
     @contextmanager
     def graph_swapped(self, graph: torch.Tensor) -> Iterator[None]:
@@ -100,6 +131,13 @@ class LightGCN(EmbeddingModel):
     def propagate(self, graph: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Final ``(users [U, d], items [I, d])`` of the current embeddings propagated on ``graph``
         (He et al. 2020, Eq. 7-9); IFRU's spillover compares the graphs of D and of D minus D_f."""
+        if graph.layout == torch.strided:                      # R_hat [U, I]: A_hat's off-diagonal blocks
+            users, items = self.user_emb, self.item_emb
+            total_users, total_items = users, items
+            for _ in range(self.num_layers):
+                users, items = graph @ items, graph.T @ users
+                total_users, total_items = total_users + users, total_items + items
+            return total_users / (self.num_layers + 1), total_items / (self.num_layers + 1)
         layer = torch.cat([self.user_emb, self.item_emb])
         total = layer
         for _ in range(self.num_layers):

@@ -159,7 +159,7 @@ class AttentionAggregator(Aggregator):
     own representations); ``W_1, W_2`` truncated normal with std ``sqrt(2 / (k + d))``, biases 0,
     ``h = 0.01`` (near-uniform weights), as the official code.
 
-    Cost per call: ``O(K (U + I) d (d + k))``.
+    Cost per call: ``O(K (U + I) d (d + k))``, in batched matrix products over all ``K`` shards.
     """
 
     name = "attention"
@@ -178,8 +178,8 @@ class AttentionAggregator(Aggregator):
                                                              generator=generator))
         self.item_att_b = nn.Parameter(torch.zeros(size))
         self.item_att_h = nn.Parameter(torch.full((size,), 0.01))
-        self._packed(self.user_seen, "user")
-        self._packed(self.item_seen, "item")
+        self.register_buffer("user_any_seen", self.user_seen.any(0))
+        self.register_buffer("item_any_seen", self.item_seen.any(0))
 
     @classmethod
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
@@ -188,45 +188,35 @@ class AttentionAggregator(Aggregator):
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
                    generator=generator)
 
-    def _packed(self, seen: torch.Tensor, prefix: str) -> None:
-        """Register the seen (shard, node) pairs of ``seen`` [K, n], shard-major, and where each shard's run starts.
+    def _aggregate(self, reps: torch.Tensor, seen: torch.Tensor, any_seen: torch.Tensor, w: torch.Tensor,
+                   b: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Aggregated ``[n, d]`` and weights ``[K, n]`` of ``reps`` [K, n, d] seen as ``seen`` [K, n].
 
-        Computed once: the training step then has no data-dependent shapes (no host
-        synchronisation), so it can be replayed from a CUDA graph.
+        Every (shard, node) pair is computed, in a few batched products; a pair the shard never saw
+        gets the softmax logit ``-inf``, hence weight exactly 0 and no gradient, so the result is that
+        of the seen pairs alone. No data-dependent shapes: no host synchronisation, and the training
+        step can be replayed from a CUDA graph.
         """
-        shard_idx, node_idx = seen.nonzero(as_tuple=True)                           # [M], shard-major
-        self.register_buffer(f"{prefix}_shard_idx", shard_idx)
-        self.register_buffer(f"{prefix}_node_idx", node_idx)
-        self.register_buffer(f"{prefix}_any_seen", seen.any(0))
-        counts = torch.bincount(shard_idx, minlength=seen.shape[0]).tolist()
-        setattr(self, f"_{prefix}_bounds", [0, *torch.tensor(counts).cumsum(0).tolist()])
+        tr = torch.baddbmm(self.transfer_b[:, None, :], reps, self.transfer_w)     # Eq. 5, [K, n, d]
+        scores = torch.relu(tr @ w + b) @ h                                         # Eq. 7, [K, n]
+        logits = scores.masked_fill(~seen, -torch.inf).masked_fill(~any_seen, 0.0)  # nodes no shard saw: no NaN
+        weight = torch.softmax(logits, 0) * any_seen                                # [K, n]
+        return torch.einsum("kn,knd->nd", weight, tr), weight                       # Eq. 6
 
-    def _aggregate(self, reps: torch.Tensor, prefix: str, w: torch.Tensor, b: torch.Tensor,
-                   h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Aggregated ``[n, d]`` and weights ``[K, n]``; only seen (shard, node) pairs are computed."""
-        num_shards, n, d = reps.shape
-        shard_idx, node_idx = getattr(self, f"{prefix}_shard_idx"), getattr(self, f"{prefix}_node_idx")
-        any_seen, bounds = getattr(self, f"{prefix}_any_seen"), getattr(self, f"_{prefix}_bounds")
-        tr = torch.cat([reps[k][node_idx[bounds[k]:bounds[k + 1]]] @ self.transfer_w[k] + self.transfer_b[k]
-                        for k in range(num_shards)])                                # Eq. 5, [M, d] (shard-major)
-        scores = torch.relu(tr @ w + b) @ h                                         # Eq. 7, [M]
-        logits = torch.full((num_shards, n), -torch.inf, device=reps.device, dtype=tr.dtype)
-        logits = logits.index_put((shard_idx, node_idx), scores)
-        logits = torch.where(any_seen[None, :], logits, torch.zeros_like(logits))
-        weight = torch.softmax(logits, 0) * any_seen[None, :]                       # [K, n]
-        out = torch.zeros(n, d, device=reps.device, dtype=tr.dtype)
-        out = out.index_add(0, node_idx, weight[shard_idx, node_idx][:, None] * tr)  # Eq. 6
-        return out, weight
+    def _users_and_items(self) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """``((users [U, d], alpha [K, U]), (items [I, d], beta [K, I]))``."""
+        return (self._aggregate(self.user_reps, self.user_seen, self.user_any_seen, self.user_att_w,
+                                self.user_att_b, self.user_att_h),
+                self._aggregate(self.item_reps, self.item_seen, self.item_any_seen, self.item_att_w,
+                                self.item_att_b, self.item_att_h))
 
     def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        users, _ = self._aggregate(self.user_reps, "user", self.user_att_w, self.user_att_b, self.user_att_h)
-        items, _ = self._aggregate(self.item_reps, "item", self.item_att_w, self.item_att_b, self.item_att_h)
+        (users, _), (items, _) = self._users_and_items()
         return users, items
 
     @torch.no_grad()
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        _, alpha = self._aggregate(self.user_reps, "user", self.user_att_w, self.user_att_b, self.user_att_h)
-        _, beta = self._aggregate(self.item_reps, "item", self.item_att_w, self.item_att_b, self.item_att_h)
+        (_, alpha), (_, beta) = self._users_and_items()
         return alpha, beta
 
 

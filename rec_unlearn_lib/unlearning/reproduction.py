@@ -5,13 +5,17 @@ rows: one per (method, metric) for Table 3 (Recall and NDCG at 10, 20 and 50 on 
 users, all items ranked), one per fit for the training seconds, and one per deletion for
 Table 4 (RecEraser's shard and aggregator seconds as random training interactions are
 forgotten one at a time). A deadline (``budget_seconds``) stops the deletions early, so a
-run fits a fixed window of GPU time; the rows say how many deletions were made.
+run fits a fixed window of GPU time; the rows say how many deletions were made. RecEraser's
+balanced partition depends on the data and the seed, not on the backbone: pass the partition
+embeddings once (:func:`~.sharded.pretrained_embeddings`) to reuse them across backbones.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any, Iterator, Sequence
+
+import numpy as np
 
 from ..evaluation import evaluate
 from ..forget import ForgetRequest
@@ -26,7 +30,8 @@ TABLE3_METHODS: tuple[str, ...] = ("retrain", "sisa", "receraser")
 def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = TABLE3_METHODS,
                          deletions: int = 100, profile: str | None = None, seed: int = 0,
                          device: str | None = None, budget_seconds: float | None = None,
-                         epochs: int | None = None) -> Iterator[dict[str, Any]]:
+                         epochs: int | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None
+                         ) -> Iterator[dict[str, Any]]:
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
     breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds).
 
@@ -41,6 +46,8 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             deletions made so far are kept; every other row is always produced).
         epochs: cap every training run (backbones, sub-models, the partition's embeddings, the
             aggregator) at this many epochs (``None``: the profile's).
+        embeddings: ``(users [U, d], items [I, d])`` for the balanced partitions (``None``: each sharded
+            method trains its own, and its fit row counts their seconds as ``fit_embeddings``).
     """
     start = time.perf_counter()
     request = ForgetRequest.random(split.train, count=deletions, seed=seed)
@@ -50,6 +57,8 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             caps["epochs"] = epochs
             if "sharding" in METHODS[name].options:
                 caps["sharding"] = {"partition_epochs": epochs, "agg_epochs": epochs}
+        if embeddings is not None and "sharding" in METHODS[name].options:
+            caps["embeddings"] = embeddings
         method = METHODS[name](backbone, profile=profile, seed=seed, device=device, **caps)
         with timed(method.device) as clock:
             method.fit(split)
