@@ -7,7 +7,8 @@ papers train with): the median, fastest and slowest of ``epochs`` epochs after o
 warm-up epoch, wall-clock and device-synchronised, and one full-ranking evaluation of every
 test user with training items masked. On a GPU each backbone is timed twice, with training
 steps replayed from a CUDA graph and launched eagerly (see
-:class:`~rec_unlearn_lib.training.TrainStep`).
+:class:`~rec_unlearn_lib.training.TrainStep`), and with ``compile`` a third time, graphed with the
+loss compiled by :func:`torch.compile` (compilation happens in the untimed warm-up epoch).
 
 Targets. On a 2-core CPU (quick profile): one epoch on ML-100K under 0.5 s (MF, BPR-MF) and
 under 2 s (3-layer LightGCN); evaluating all ML-1M users under 1 s. On one H100 (full profile,
@@ -38,18 +39,21 @@ def benchmark_devices() -> list[str]:
 
 def run_benchmark(datasets: Sequence[str], models: Sequence[str], devices: Sequence[str | None] = (None,),
                   profile: str = "full", epochs: int = 3, root: str | None = None,
-                  seed: int = 0) -> Iterator[dict[str, object]]:
-    """Yield one row per (data set, model, device, CUDA graph or not) with the epoch and evaluation seconds."""
+                  seed: int = 0, compile: bool = False) -> Iterator[dict[str, object]]:
+    """Yield one row per (data set, model, device, CUDA graph or not, compiled or not) with the epoch and
+    evaluation seconds (compiled rows only with ``compile``, on a GPU)."""
     for dataset_name in datasets:
         split = make_split(load_dataset(dataset_name, root=root), "ranking", seed=seed)
         for device in devices:
             dev = default_device(device)
             for name in models:
                 settings = backbone_settings(name, profile)
-                row = _time_backbone(split, dataset_name, name, settings, dev, True, profile, epochs, seed)
+                row = _time_backbone(split, dataset_name, name, settings, dev, True, False, profile, epochs, seed)
                 yield row
                 if row["cuda_graph"]:   # the same backbone with eager steps, for comparison
-                    yield _time_backbone(split, dataset_name, name, settings, dev, False, profile, epochs, seed)
+                    yield _time_backbone(split, dataset_name, name, settings, dev, False, False, profile, epochs, seed)
+                if compile and dev.type == "cuda" and row["epoch_seconds"] is not None:
+                    yield _time_backbone(split, dataset_name, name, settings, dev, True, True, profile, epochs, seed)
 
 
 def _seconds(run: Callable[[int], object], device: torch.device, times: int) -> list[float]:
@@ -63,11 +67,12 @@ def _seconds(run: Callable[[int], object], device: torch.device, times: int) -> 
 
 
 def _time_backbone(split: Split, dataset_name: str, name: str, settings: BackboneSettings, dev: torch.device,
-                   graphed: bool, profile: str, epochs: int, seed: int) -> dict[str, object]:
-    """Time one backbone; ``graphed`` asks for CUDA-graph steps (the row's ``cuda_graph`` says whether they ran)."""
+                   graphed: bool, compiled: bool, profile: str, epochs: int, seed: int) -> dict[str, object]:
+    """Time one backbone; ``graphed`` asks for CUDA-graph steps (the row's ``cuda_graph`` says whether they ran),
+    ``compiled`` for the loss compiled by :func:`torch.compile`."""
     model = make_backbone(name, split.num_users, split.num_items, settings, seed).to(dev)
     model.fit_data(split.train)
-    config = settings.train_config(seed, dev).replace(cuda_graph=graphed)
+    config = settings.train_config(seed, dev).replace(cuda_graph=graphed, compile=compiled)
     epoch_times: list[float] = []
     graph_steps = False
     if model.objective is not None:           # the popularity baseline has no training step
@@ -78,7 +83,8 @@ def _time_backbone(split: Split, dataset_name: str, name: str, settings: Backbon
     evaluate(model, split, "test")  # warm-up
     eval_times = _seconds(lambda _: evaluate(model, split, "test"), dev, epochs)
     return {"dataset": dataset_name, "model": name, "objective": model.objective.name if model.objective else "",
-            "profile": profile, "device": dev.type, "cuda_graph": graph_steps, "batch_size": settings.batch_size,
+            "profile": profile, "device": dev.type, "cuda_graph": graph_steps, "compiled": config.compiled,
+            "batch_size": settings.batch_size,
             "threads": torch.get_num_threads(), "train_interactions": len(split.train),
             "eval_users": int(len(set(split.test.users.tolist()))),
             "epoch_seconds": statistics.median(epoch_times) if epoch_times else None,
@@ -88,6 +94,8 @@ def _time_backbone(split: Split, dataset_name: str, name: str, settings: Backbon
 
 
 def side_by_side(rows: pd.DataFrame) -> pd.DataFrame:
-    """Seconds per epoch, one row per (data set, model), one column per device (and CUDA graph or not)."""
-    frame = rows.assign(column=rows["device"] + rows["cuda_graph"].map({True: " graph", False: ""}))
+    """Seconds per epoch, one row per (data set, model), one column per device (and CUDA graph, compiled)."""
+    compiled = rows["compiled"] if "compiled" in rows else False
+    frame = rows.assign(column=rows["device"] + rows["cuda_graph"].map({True: " graph", False: ""})
+                        + pd.Series(compiled, index=rows.index).map({True: " compiled", False: ""}))
     return frame.pivot_table(index=["dataset", "model"], columns="column", values="epoch_seconds", sort=False)

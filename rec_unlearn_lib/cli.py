@@ -136,7 +136,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     rows = []
     with timed("cpu") as clock:
-        for row in run_benchmark(args.datasets, args.models, args.devices, args.profile, args.epochs, root=args.root):
+        for row in run_benchmark(args.datasets, args.models, args.devices, args.profile, args.epochs, root=args.root,
+                                 compile=args.compile):
             _emit(row)
             rows.append(row)
     frame = pd.DataFrame(rows)
@@ -262,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
             nargs="+", default=benchmark_devices())
     _choice(bench, "--profile", PROFILES, "whose settings are timed (default: full, the targets' settings)",
             normalise=lambda text: text.strip().lower(), default="full")
+    bench.add_argument("--compile", action="store_true",
+                       help="on a GPU, also time each backbone with its loss compiled by torch.compile")
     bench.add_argument("--out", help="also write the rows to this CSV (with a .meta.json beside it)")
     bench.add_argument("--root", help=ROOT_HELP)
     bench.set_defaults(func=cmd_bench)

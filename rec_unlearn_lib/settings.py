@@ -56,6 +56,7 @@ class OptimizerSpec:
 
 
 CUDA_GRAPH_ENV = "REC_UNLEARN_CUDA_GRAPH"
+COMPILE_ENV = "REC_UNLEARN_COMPILE"
 
 
 OPTIMIZERS: Registry[OptimizerSpec] = Registry("optimizer")
@@ -106,6 +107,10 @@ class TrainConfig(_Settings):
             batch of the same shape (:class:`~rec_unlearn_lib.training.TrainStep`); needs a
             graphable optimiser (Adam). Ignored on the CPU. Default on, off where
             ``$REC_UNLEARN_CUDA_GRAPH`` is ``0`` (eager steps everywhere, e.g. to debug).
+        compile: on a GPU, fuse the loss and its backward pass into a few kernels with
+            :func:`torch.compile` before the step is recorded (fewer, larger kernels a step).
+            Off by default, on where ``$REC_UNLEARN_COMPILE`` is ``1``: compiling takes tens of
+            seconds per model, and a new model compiles again. Ignored on the CPU.
     """
 
     kind: ClassVar[str] = "training"
@@ -121,6 +126,7 @@ class TrainConfig(_Settings):
     device: torch.device | str | None = None
     progress: bool = True
     cuda_graph: bool = dataclasses.field(default_factory=lambda: os.environ.get(CUDA_GRAPH_ENV, "1") != "0")
+    compile: bool = dataclasses.field(default_factory=lambda: os.environ.get(COMPILE_ENV, "0") == "1")
 
     def __post_init__(self) -> None:
         OPTIMIZERS.check(self.optimizer)
@@ -135,6 +141,11 @@ class TrainConfig(_Settings):
     def graphed(self) -> bool:
         """Whether training steps are replayed from a CUDA graph (a GPU, ``cuda_graph``, a graphable optimiser)."""
         return self.cuda_graph and self.device.type == "cuda" and OPTIMIZERS[self.optimizer].graphable
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the loss is compiled with :func:`torch.compile` (a GPU and ``compile``)."""
+        return self.compile and self.device.type == "cuda"
 
     def make_optimizer(self, params, capturable: bool = False) -> torch.optim.Optimizer:
         """The configured optimiser over ``params`` (fused on a GPU; ``capturable`` to run inside a CUDA graph)."""

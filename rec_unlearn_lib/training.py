@@ -64,7 +64,8 @@ class TrainStep:
     a step, the same arithmetic. The first ``warmup`` steps run eagerly on a side stream (they
     create the optimiser's state, as capture requires); a batch of another shape (an epoch's
     last, shorter one) runs eagerly. Every step is a real training step: the graph changes
-    only how it is launched.
+    only how it is launched. With ``compiled`` the loss (forward and backward) is compiled by
+    :func:`torch.compile` first, so the graph holds fewer, fused kernels.
 
     Args:
         model: the model (on its device, with its training data set).
@@ -72,13 +73,17 @@ class TrainStep:
             :meth:`~rec_unlearn_lib.settings.TrainConfig.make_optimizer`).
         graphed: replay from a CUDA graph (needs a CUDA device).
         warmup: eager steps before the capture.
+        compiled: compile the loss with :func:`torch.compile` (the odd-shaped last batch of an
+            epoch compiles once more).
     """
 
     def __init__(self, model: Recommender, optimizer: torch.optim.Optimizer, graphed: bool = False,
-                 warmup: int = 3) -> None:
+                 warmup: int = 3, compiled: bool = False) -> None:
         if graphed and model.device.type != "cuda":
             raise ValueError(f"CUDA graphs need a CUDA device; the model is on {model.device}")
         self.model, self.optimizer, self.graphed, self.warmup = model, optimizer, graphed, warmup
+        self.compiled = compiled
+        self._loss_of = torch.compile(model.loss) if compiled else model.loss
         self.eager_steps = 0
         self._graph: torch.cuda.CUDAGraph | None = None
         self._inputs: dict[str, torch.Tensor] = {}
@@ -110,7 +115,7 @@ class TrainStep:
 
     def _eager(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.model.loss(batch)
+        loss = self._loss_of(batch)
         loss.backward()
         self.optimizer.step()
         self.eager_steps += 1
@@ -126,7 +131,7 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)   # the graph's backward pass writes fresh gradients
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self._loss = self.model.loss(self._inputs)
+            self._loss = self._loss_of(self._inputs)
             self._loss.backward()
             self.optimizer.step()
         self._graph = graph
@@ -154,9 +159,11 @@ def make_step(model: Recommender, config: TrainConfig) -> TrainStep:
     """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep` that replays a
     CUDA graph where ``config`` allows it (:attr:`~rec_unlearn_lib.settings.TrainConfig.graphed`) and the model
     can be captured (:attr:`~rec_unlearn_lib.models.base.Recommender.graph_capturable`) with batches of one
-    shape (:attr:`~rec_unlearn_lib.models.objectives.Objective.fixed_batch_shapes`)."""
+    shape (:attr:`~rec_unlearn_lib.models.objectives.Objective.fixed_batch_shapes`), with the loss compiled where
+    ``config`` asks for it (:attr:`~rec_unlearn_lib.settings.TrainConfig.compiled`)."""
     graphed = config.graphed and model.graph_capturable and bool(model.objective and model.objective.fixed_batch_shapes)
-    return TrainStep(model, config.make_optimizer(model.parameters(), capturable=graphed), graphed)
+    return TrainStep(model, config.make_optimizer(model.parameters(), capturable=graphed), graphed,
+                     compiled=config.compiled)
 
 
 def fit(model: Recommender, split: Split, config: TrainConfig | None = None,

@@ -165,9 +165,10 @@ def _graph_test_model(name: str, split) -> Recommender:
     return make_aggregator("attention", *reps, *seen, make_objective("bpr"), 1e-5, 8, generator)
 
 
-def cuda_graph_matches_eager(name: str, epochs: int = 2) -> float:
-    """Train ``name`` (a backbone or ``attention``) on the GPU with steps replayed from a CUDA graph and
-    launched eagerly, from the same initialisation and batches; returns the largest parameter difference."""
+def cuda_graph_matches_eager(name: str, epochs: int = 2, compiled: bool = False) -> float:
+    """Train ``name`` (a backbone or ``attention``) on the GPU with steps replayed from a CUDA graph (with the
+    loss compiled, if ``compiled``) and launched eagerly, from the same initialisation and batches; returns the
+    largest parameter difference."""
     from rec_unlearn_lib.synthetic import synthetic_dataset
     from rec_unlearn_lib.training import make_step, train_epoch
     split = make_split(synthetic_dataset(seed=3), "ranking", seed=0)
@@ -175,9 +176,10 @@ def cuda_graph_matches_eager(name: str, epochs: int = 2) -> float:
     for graphed in (True, False):
         model = _graph_test_model(name, split).to("cuda")
         model.fit_data(split.train)
-        config = TrainConfig(batch_size=256, lr=1e-2, seed=0, device="cuda", cuda_graph=graphed)
+        config = TrainConfig(batch_size=256, lr=1e-2, seed=0, device="cuda", cuda_graph=graphed,
+                             compile=compiled and graphed)
         step = make_step(model, config)
-        assert step.graphed == graphed
+        assert step.graphed == graphed and step.compiled == (compiled and graphed)
         for epoch in range(epochs):
             train_epoch(model, step, split.train, config, epoch)
         assert step.captured == graphed   # the graph was captured and replayed
@@ -191,12 +193,19 @@ def test_cuda_graph_steps_equal_eager_steps(name):
     assert cuda_graph_matches_eager(name) < 1e-4
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("name", ["bpr", "mf"])
+def test_compiled_graph_steps_equal_eager_steps(name):
+    assert cuda_graph_matches_eager(name, compiled=True) < 1e-4
+
+
 def test_train_step_is_eager_on_the_cpu(synthetic):
     from rec_unlearn_lib.training import TrainStep, make_step
     split = make_split(synthetic, "ranking", seed=0)
     model = MF(split.num_users, split.num_items, 4, BPRObjective())
-    config = TrainConfig(device="cpu", cuda_graph=True)
-    assert not config.graphed and not config.make_optimizer(model.parameters()).defaults.get("capturable")
+    config = TrainConfig(device="cpu", cuda_graph=True, compile=True)
+    assert not config.graphed and not config.compiled and make_step(MF(3, 3, 2, BPRObjective()), config).compiled is False
+    assert not config.make_optimizer(model.parameters()).defaults.get("capturable")
     assert make_step(model, config).graphed is False
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):
         TrainStep(model, config.make_optimizer(model.parameters()), graphed=True)
