@@ -9,6 +9,8 @@ test user with training items masked. On a GPU each backbone is timed twice, wit
 steps replayed from a CUDA graph and launched eagerly (see
 :class:`~rec_unlearn_lib.training.TrainStep`), and with ``compile`` a third time, graphed with the
 loss compiled by :func:`torch.compile` (compilation happens in the untimed warm-up epoch).
+LightGCN on a GPU holds its graph as a dense block (:mod:`rec_unlearn_lib.models.lightgcn`); it is
+timed once more with the sparse graph, eagerly (the ``graph_form`` column).
 
 Targets. On a 2-core CPU (quick profile): one epoch on ML-100K under 0.5 s (MF, BPR-MF) and
 under 2 s (3-layer LightGCN); evaluating all ML-1M users under 1 s. On one H100 (full profile,
@@ -54,6 +56,9 @@ def run_benchmark(datasets: Sequence[str], models: Sequence[str], devices: Seque
                     yield _time_backbone(split, dataset_name, name, settings, dev, False, False, profile, epochs, seed)
                 if compile and dev.type == "cuda" and row["epoch_seconds"] is not None:
                     yield _time_backbone(split, dataset_name, name, settings, dev, True, True, profile, epochs, seed)
+                if row["graph_form"] == "dense":   # what the dense graph buys: the sparse product, eager steps
+                    yield _time_backbone(split, dataset_name, name, settings, dev, False, False, profile, epochs, seed,
+                                         dense_graph=False)
 
 
 def _seconds(run: Callable[[int], object], device: torch.device, times: int) -> list[float]:
@@ -67,11 +72,16 @@ def _seconds(run: Callable[[int], object], device: torch.device, times: int) -> 
 
 
 def _time_backbone(split: Split, dataset_name: str, name: str, settings: BackboneSettings, dev: torch.device,
-                   graphed: bool, compiled: bool, profile: str, epochs: int, seed: int) -> dict[str, object]:
+                   graphed: bool, compiled: bool, profile: str, epochs: int, seed: int,
+                   dense_graph: bool | None = None) -> dict[str, object]:
     """Time one backbone; ``graphed`` asks for CUDA-graph steps (the row's ``cuda_graph`` says whether they ran),
-    ``compiled`` for the loss compiled by :func:`torch.compile`."""
+    ``compiled`` for the loss compiled by :func:`torch.compile`, ``dense_graph`` for LightGCN's graph form
+    (``None``: its own choice)."""
     model = make_backbone(name, split.num_users, split.num_items, settings, seed).to(dev)
+    if dense_graph is not None:
+        model.dense_graph = dense_graph
     model.fit_data(split.train)
+    graph = getattr(model, "graph", None)
     config = settings.train_config(seed, dev).replace(cuda_graph=graphed, compile=compiled)
     epoch_times: list[float] = []
     graph_steps = False
@@ -84,6 +94,7 @@ def _time_backbone(split: Split, dataset_name: str, name: str, settings: Backbon
     eval_times = _seconds(lambda _: evaluate(model, split, "test"), dev, epochs)
     return {"dataset": dataset_name, "model": name, "objective": model.objective.name if model.objective else "",
             "profile": profile, "device": dev.type, "cuda_graph": graph_steps, "compiled": config.compiled,
+            "graph_form": "" if graph is None else "dense" if graph.layout == torch.strided else "sparse",
             "batch_size": settings.batch_size,
             "threads": torch.get_num_threads(), "train_interactions": len(split.train),
             "eval_users": int(len(set(split.test.users.tolist()))),
@@ -94,8 +105,12 @@ def _time_backbone(split: Split, dataset_name: str, name: str, settings: Backbon
 
 
 def side_by_side(rows: pd.DataFrame) -> pd.DataFrame:
-    """Seconds per epoch, one row per (data set, model), one column per device (and CUDA graph, compiled)."""
-    compiled = rows["compiled"] if "compiled" in rows else False
-    frame = rows.assign(column=rows["device"] + rows["cuda_graph"].map({True: " graph", False: ""})
-                        + pd.Series(compiled, index=rows.index).map({True: " compiled", False: ""}))
+    """Seconds per epoch, one row per (data set, model), one column per device and way of stepping
+    (CUDA graph, compiled, LightGCN's sparse graph)."""
+    def flag(column: str, label: str) -> pd.Series:
+        values = rows[column] if column in rows else pd.Series(False, index=rows.index)
+        return values.map(lambda on: f" {label}" if on else "")
+    sparse = rows["graph_form"].eq("sparse") if "graph_form" in rows else pd.Series(False, index=rows.index)
+    frame = rows.assign(column=rows["device"] + flag("cuda_graph", "graph") + flag("compiled", "compiled")
+                        + sparse.map(lambda on: " sparse graph" if on else ""))
     return frame.pivot_table(index=["dataset", "model"], columns="column", values="epoch_seconds", sort=False)

@@ -9,12 +9,14 @@ so an interrupted run never leaves a half-written result behind.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +24,8 @@ import pandas as pd
 import torch
 
 COMMIT_ENV = "REC_UNLEARN_COMMIT"
+#: where the committed results are read from when the library is not a checkout of the repository (Colab)
+RESULTS_URL = "https://raw.githubusercontent.com/rec-unlearn/rec-unlearn-book/main/results/"
 
 
 def current_commit() -> str:
@@ -126,3 +130,28 @@ def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     path = Path(path)
     meta = path.with_name(path.name + ".meta.json")
     return pd.read_csv(path), json.loads(meta.read_text()) if meta.exists() else {}
+
+
+def published_table(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A committed result, ``results/<name>`` (e.g. ``"gpu-2026-11-26b/receraser_tables.csv"``), and its metadata.
+
+    Read from the repository beside the library when it is a checkout (an editable install), else
+    from the repository's public copy (:data:`RESULTS_URL`, e.g. in Colab).
+
+    Raises:
+        FileNotFoundError: neither is at hand, with what to do.
+    """
+    local = Path(__file__).resolve().parent.parent / "results" / name
+    if local.exists():
+        return load_table(local)
+    url = RESULTS_URL + name
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            frame = pd.read_csv(io.BytesIO(response.read()))
+        with urllib.request.urlopen(url + ".meta.json", timeout=30) as response:
+            meta = json.loads(response.read().decode())
+    except OSError as err:
+        raise FileNotFoundError(f"result {name!r} is neither in a checkout of the repository ({local}) nor "
+                                f"reachable at {url} ({err}); clone the repository and install it with "
+                                f"`pip install -e .`") from err
+    return frame, meta

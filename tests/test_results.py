@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from rec_unlearn_lib.results import load_table, run_metadata, save_table
+from rec_unlearn_lib.results import load_table, published_table, run_metadata, save_table
 from rec_unlearn_lib.splits import random_split
-from rec_unlearn_lib.unlearning import TABLE3_KS, sharded_reproduction
+from rec_unlearn_lib.unlearning import (PAPER_TABLE3_ML1M, TABLE3_KS, sharded_reproduction, table3_beside_paper,
+                                        table4_beside_paper)
 
 
 def test_save_table_writes_the_table_and_its_metadata(tmp_path):
@@ -52,3 +53,44 @@ def test_sharded_reproduction_rows_and_budget(synthetic):
     cut = pd.DataFrame(sharded_reproduction("bpr", split, ("sisa",), deletions=3, profile="quick", device="cpu",
                                             epochs=2, budget_seconds=1e-9))
     assert (cut["table"] != "4").all() and (cut["table"] == "3").sum() == 2 * len(TABLE3_KS)
+
+
+def _rows(*rows: tuple) -> pd.DataFrame:
+    return pd.DataFrame([dict(zip(("backbone", "method", "table", "metric", "value", "delete_shards",
+                                   "delete_aggregator"), row)) for row in rows])
+
+
+def test_table3_beside_the_paper():
+    rows = _rows(("bpr", "retrain", "3", "recall@20", 0.2, None, None), ("bpr", "retrain", "fit", "seconds", 9.0,
+                                                                          None, None),
+                 ("wmf", "receraser", 3, "recall@20", 0.1, None, None))
+    table = table3_beside_paper(rows)
+    assert table.loc[("bpr", "retrain"), ("recall@20", "ours")] == 0.2
+    assert table.loc[("bpr", "retrain"), ("recall@20", "paper")] == 0.2389                 # RecEraser's Table 3
+    assert table.loc[("wmf", "receraser"), ("recall@20", "ours")] == 0.1
+    assert pd.isna(table.loc[("lightgcn", "sisa"), ("recall@20", "ours")])                  # not run: NaN, kept
+    assert list(table.index.get_level_values(0).unique()) == ["bpr", "wmf", "lightgcn"]
+    assert list(table.loc["bpr"].index) == ["retrain", "sisa", "receraser"]
+    assert len(PAPER_TABLE3_ML1M) == 3 * 3 * 2 * len(TABLE3_KS)
+
+
+def test_table4_beside_the_paper():
+    rows = _rows(("bpr", "retrain", "fit", "seconds", 10.0, None, None),
+                 ("bpr", "retrain", "fit", "seconds", 20.0, None, None),          # two runs: the mean, 15
+                 ("bpr", "receraser", "4", "seconds", 3.0, 1.0, 2.0),
+                 ("bpr", "receraser", "4", "seconds", 7.0, 3.0, 4.0),
+                 ("bpr", "sisa", "4", "seconds", 100.0, 100.0, 0.0))              # another method: not counted
+    table = table4_beside_paper(rows)
+    bpr = table.loc["bpr"]
+    assert bpr["deletions"] == 2 and bpr["shard_s"] == 2.0 and bpr["aggregator_s"] == 3.0 and bpr["total_s"] == 5.0
+    assert bpr["retrain_s"] == 15.0 and bpr["speedup"] == 3.0
+    assert bpr["paper_total_min"] == 22 and bpr["paper_speedup"] == pytest.approx(15.0)
+    assert pd.isna(table.loc["wmf", "total_s"]) and table.loc["wmf", "paper_retrain_min"] == 13
+
+
+def test_published_tables_are_read_from_the_checkout():
+    table, meta = published_table("gpu-2026-11-26b/receraser_tables.csv")
+    assert {"backbone", "method", "table", "metric", "value"} <= set(table.columns)
+    assert meta["device_name"].startswith("NVIDIA") and meta["commit"]
+    with pytest.raises(FileNotFoundError, match="clone the repository"):
+        published_table("no-such-folder/none.csv")

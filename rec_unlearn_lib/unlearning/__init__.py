@@ -25,7 +25,8 @@ from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnRe
 from .experiment import ForgettingReport, measure_forgetting, unlearning_experiment
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
-from .reproduction import TABLE3_KS, TABLE3_METHODS, sharded_reproduction
+from .reproduction import (PAPER_TABLE3_ML1M, PAPER_TABLE4_ML1M, TABLE3_BACKBONES, TABLE3_KS, TABLE3_METHODS,
+                           sharded_reproduction, table3_beside_paper, table4_beside_paper)
 from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
@@ -44,7 +45,7 @@ __all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingRepor
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
-           "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
+           "PAPER_TABLE3_ML1M", "PAPER_TABLE4_ML1M", "TABLE3_BACKBONES", "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
            "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "percent",
            "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "train_shard",
-           "ubpr_reproduction", "ubpr_table3", "unlearning_experiment", "user_erasure_pnpr"]
+           "table3_beside_paper", "table4_beside_paper", "ubpr_reproduction", "ubpr_table3", "unlearning_experiment", "user_erasure_pnpr"]

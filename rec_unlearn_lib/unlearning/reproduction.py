@@ -16,6 +16,7 @@ import time
 from typing import Any, Iterator, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..evaluation import evaluate
 from ..forget import ForgetRequest
@@ -25,6 +26,29 @@ from .base import METHODS, one_at_a_time
 
 TABLE3_KS: tuple[int, ...] = (10, 20, 50)
 TABLE3_METHODS: tuple[str, ...] = ("retrain", "sisa", "receraser")
+TABLE3_BACKBONES: tuple[str, ...] = ("bpr", "wmf", "lightgcn")
+_METRICS = tuple(f"{m}@{k}" for m in ("recall", "ndcg") for k in TABLE3_KS)
+
+#: RecEraser's Table 3, the ML-1M block (S = 10, InBP for RecEraser): tidy (backbone, method, metric, value)
+PAPER_TABLE3_ML1M = pd.DataFrame(
+    [(backbone, method, metric, value)
+     for backbone, by_method in {
+         "bpr": {"retrain": (0.1510, 0.2389, 0.4005, 0.3412, 0.3368, 0.3669),
+                 "sisa": (0.1080, 0.1737, 0.2970, 0.2774, 0.2679, 0.2840),
+                 "receraser": (0.1393, 0.2254, 0.3822, 0.3208, 0.3186, 0.3483)},
+         "wmf": {"retrain": (0.1592, 0.2507, 0.4165, 0.3546, 0.3509, 0.3838),
+                 "sisa": (0.0759, 0.1266, 0.2309, 0.2058, 0.1998, 0.2174),
+                 "receraser": (0.1435, 0.2254, 0.3818, 0.3317, 0.3253, 0.3542)},
+         "lightgcn": {"retrain": (0.1544, 0.2428, 0.4076, 0.3509, 0.3447, 0.3754),
+                      "sisa": (0.1089, 0.1743, 0.3084, 0.2767, 0.2686, 0.2905),
+                      "receraser": (0.1425, 0.2266, 0.3839, 0.3276, 0.3229, 0.3520)}}.items()
+     for method, values in by_method.items() for metric, value in zip(_METRICS, values)],
+    columns=["backbone", "method", "metric", "value"])
+
+#: RecEraser's Table 4, ML-1M: minutes per deletion (shard, aggregator, total) and of Retrain, 100 deletions,
+#: on an 8-core Xeon and a GTX TITAN X
+PAPER_TABLE4_ML1M = pd.DataFrame({"shard": [12, 0.9, 17], "aggregator": [10, 0.2, 14], "total": [22, 1.1, 31],
+                                  "retrain": [330, 13, 545]}, index=pd.Index(TABLE3_BACKBONES, name="backbone"))
 
 
 def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = TABLE3_METHODS,
@@ -76,3 +100,46 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             result = method.forget(single)
             yield {**common, "table": "4", "metric": "seconds", "deletion": j, "value": result.seconds,
                    **{f"delete_{k}": v for k, v in result.breakdown.items()}}
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed by (backbone, method), in the paper's order of backbones and methods."""
+    order = {name: j for j, name in enumerate(TABLE3_BACKBONES + TABLE3_METHODS)}
+    return frame.sort_index(key=lambda level: level.map(lambda name: order.get(name, len(order))))
+
+
+def table3_beside_paper(rows: pd.DataFrame) -> pd.DataFrame:
+    """Our Table 3 (the ``table == "3"`` rows of :func:`sharded_reproduction`) beside the paper's ML-1M block.
+
+    Returns:
+        one row per (backbone, method) of either source, columns (metric, ``ours`` / ``paper``); a
+        method we did not run is NaN on our side.
+    """
+    quality = rows[rows["table"].astype(str) == "3"]
+    ours = quality.pivot_table(index=["backbone", "method"], columns="metric", values="value")
+    paper = PAPER_TABLE3_ML1M.pivot_table(index=["backbone", "method"], columns="metric", values="value")
+    both = pd.concat({"ours": ours, "paper": paper}, axis=1).swaplevel(0, 1, axis=1)
+    columns = pd.MultiIndex.from_product([[m for m in _METRICS if m in both.columns.get_level_values(0)],
+                                          ["ours", "paper"]])
+    return _ordered(both.reindex(columns=columns))
+
+
+def table4_beside_paper(rows: pd.DataFrame, method: str = "receraser") -> pd.DataFrame:
+    """Seconds per deletion (the ``table == "4"`` rows of ``method``) against Retrain's fit, beside the paper's minutes.
+
+    Our columns: ``deletions`` (how many were timed), mean ``shard_s``, ``aggregator_s`` and ``total_s``
+    with its standard deviation, ``retrain_s`` (Retrain's training time, the mean over the runs in
+    ``rows``) and ``speedup`` = ``retrain_s / total_s``; the paper's: minutes and its own speed-up.
+    """
+    kinds = rows["table"].astype(str)
+    deletions = rows[(kinds == "4") & (rows["method"] == method)]
+    ours = deletions.groupby("backbone").agg(deletions=("value", "size"), shard_s=("delete_shards", "mean"),
+                                             aggregator_s=("delete_aggregator", "mean"), total_s=("value", "mean"),
+                                             total_sd=("value", "std"))
+    ours["retrain_s"] = rows[(kinds == "fit") & (rows["method"] == "retrain")].groupby("backbone")["value"].mean()
+    ours["speedup"] = ours["retrain_s"] / ours["total_s"]
+    paper = PAPER_TABLE4_ML1M.add_prefix("paper_").add_suffix("_min")
+    paper["paper_speedup"] = PAPER_TABLE4_ML1M["retrain"] / PAPER_TABLE4_ML1M["total"]
+    both = ours.join(paper, how="outer")
+    return both.loc[[b for b in TABLE3_BACKBONES if b in both.index] + [b for b in both.index
+                                                                         if b not in TABLE3_BACKBONES]]
