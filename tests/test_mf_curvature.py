@@ -28,11 +28,12 @@ def _model(objective: str):
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])
 @pytest.mark.parametrize("rows", ["all", "some"])
-def test_closed_form_hvp_is_autograds(objective, rows):
+@pytest.mark.parametrize("pair_matrices", [True, False])
+def test_closed_form_hvp_is_autograds(objective, rows, pair_matrices):
     model, batch = _model(objective)
     subset = {"users": np.array([0, 2, 5]), "items": np.array([1, 3, 4, 8])} if rows == "some" else {}
     problem = recommender_problem(model, batch, **subset)
-    matvec = MFCurvature(model, batch).problem_hvp(problem)
+    matvec = MFCurvature(model, batch, pair_matrices).problem_hvp(problem)
     generator = torch.Generator().manual_seed(3)
     with problem.frozen_graph():
         for _ in range(3):
@@ -41,11 +42,12 @@ def test_closed_form_hvp_is_autograds(objective, rows):
 
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])
-def test_diagonal_blocks_are_the_hessians(objective):
+@pytest.mark.parametrize("pair_matrices", [True, False])
+def test_diagonal_blocks_are_the_hessians(objective, pair_matrices):
     model, batch = _model(objective)
     problem = recommender_problem(model, batch, users=np.array([0, 2, 5]), items=np.array([1, 3, 4, 8]))
     hessian = problem.explicit_hessian()
-    blocks = MFCurvature(model, batch).problem_blocks(problem)
+    blocks = MFCurvature(model, batch, pair_matrices).problem_blocks(problem)
     expected = torch.stack([hessian[3 * r:3 * r + 3, 3 * r:3 * r + 3] for r in range(len(blocks))])
     torch.testing.assert_close(blocks, expected, rtol=1e-10, atol=1e-12)
     inverse = torch.stack([block_jacobi(blocks, 0.1)(e) for e in torch.eye(3 * len(blocks), dtype=torch.float64)], 1)
