@@ -3,7 +3,8 @@
 * :func:`set_seed` and :func:`torch_generator`: seeded randomness (the library draws from its own
   generators, never from the global ones);
 * :data:`DEVICES` and :func:`default_device`: where to compute (the GPU when torch sees one);
-* :func:`reproducible`: deterministic CPU kernels, so that the same seed gives the same numbers.
+* :func:`reproducible`: deterministic CPU kernels, so that the same seed gives the same numbers;
+* :data:`REPOSITORY_URL`: where the book lives (Colab installs from it; committed results are read from it).
 
 Profiles and the settings they fix live in :mod:`rec_unlearn_lib.settings`.
 """
@@ -22,6 +23,10 @@ from .registry import Registry
 DEVICES: Registry[str] = Registry("device")
 DEVICES.add("cpu", "cpu", "the CPU")
 DEVICES.add("cuda", "cuda", "a GPU (cuda: the current one; cuda:1, ... by index)")
+
+REPOSITORY_URL = "https://github.com/rec-unlearn/rec-unlearn-book"
+"""The book's repository: Colab installs the library from it, and committed results are read from it where the
+library is not a checkout (also ``repository.url`` in ``_config.yml``)."""
 
 
 def check_seed(seed: int) -> int:

@@ -23,12 +23,9 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .config import set_seed
+from .config import REPOSITORY_URL, set_seed
 from .plots import use_book_style
 from .settings import Runtime
-
-REPOSITORY_URL = "https://github.com/rec-unlearn/rec-unlearn-book"
-"""The book's repository: Colab installs the library from it (also ``repository.url`` in ``_config.yml``)."""
 
 
 def install_cell() -> str:

@@ -23,9 +23,11 @@ from typing import Any, Callable
 import pandas as pd
 import torch
 
+from .config import REPOSITORY_URL
+
 COMMIT_ENV = "REC_UNLEARN_COMMIT"
 #: where the committed results are read from when the library is not a checkout of the repository (Colab)
-RESULTS_URL = "https://raw.githubusercontent.com/rec-unlearn/rec-unlearn-book/main/results/"
+RESULTS_URL = REPOSITORY_URL.replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main/results/"
 
 
 def current_commit() -> str:
