@@ -10,7 +10,6 @@ newly registered entry is accepted, listed in ``--help`` and named in the error 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from typing import Any, Callable, Sequence
@@ -164,7 +163,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
                                     profile=runtime.profile, dataset=dataset_name, deletions=args.deletions))
 
     embeddings = None
-    if len(args.models) > 1 and any(_balanced(name) for name in args.methods):
+    if len(args.models) > 1 and any(_balanced(name, runtime.profile) for name in args.methods):
         settings = sharding_settings(runtime.profile)
         extra = {} if args.epochs is None else {"epochs": args.epochs}
         with timed(runtime.device) as clock:    # the same partition for every backbone: trained once
@@ -179,10 +178,9 @@ def cmd_tables(args: argparse.Namespace) -> None:
             add(row)
 
 
-def _balanced(method: str) -> bool:
-    """Whether ``method`` partitions on pre-trained embeddings by default (RecEraser; not SISA or Retrain)."""
-    cls = METHODS[method]
-    return "sharding" in cls.options and inspect.signature(cls).parameters["partition"].default != "random"
+def _balanced(method: str, profile: str) -> bool:
+    """Whether ``method`` partitions on pre-trained embeddings (RecEraser; not SISA or Retrain)."""
+    return getattr(METHODS[method]("bpr", profile=profile), "partition_method", "random") != "random"
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
