@@ -1,4 +1,4 @@
-"""Command line of the study: ``python -m rec_unlearn_lib {data,train,bench,unlearn} ...``.
+"""Command line of the study: ``python -m rec_unlearn_lib {data,train,bench,tables,unlearn,study} ...``.
 
 Every command prints JSON on standard output (one object per line) and, on bad input
 (unknown data set or model, missing data, bad numbers), one line ``error: ...`` on
@@ -21,13 +21,14 @@ from .config import DEVICES, check_seed
 from .data import MalformedDataError, load_dataset
 from .evaluation import evaluate
 from .forget import REQUESTS
-from .influence import SOLVERS
+from .influence import SOLVERS, SolverDidNotConverge
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
 from .results import run_metadata, save_table
 from .settings import PROFILES, Runtime, default_dataset, sharding_settings
 from .sources import SOURCES
 from .splits import PROTOCOLS, make_split
+from .study import ENGINES, FORGET_SETTINGS, run_study, study_config
 from .timing import Stopwatch, timed
 from .training import train_backbone
 from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, TABLE3_METHODS, pretrained_embeddings, \
@@ -211,6 +212,32 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
            "protocol": split.protocol, "profile": runtime.profile, "seed": runtime.seed, **summary})
 
 
+def _forget_pair(text: str) -> tuple[str, float]:
+    """``SETTING:RATIO`` (e.g. ``random:0.01``) as a pair, the setting checked against :data:`FORGET_SETTINGS`."""
+    setting, sep, ratio = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected SETTING:RATIO (e.g. random:0.01), got {text!r}")
+    try:
+        return FORGET_SETTINGS.check(setting), _ratio(ratio)
+    except UnknownChoiceError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def cmd_study(args: argparse.Namespace) -> None:
+    fields = {key: tuple(getattr(args, key)) for key in ("backbones", "methods", "forget", "seeds")
+              if getattr(args, key)}
+    if args.retrain_seeds:
+        fields["retrain_seeds"] = tuple(args.retrain_seeds)
+    elif args.seeds:      # Retrain: the seeds asked for and at least three for its spread
+        fields["retrain_seeds"] = tuple(sorted(set(args.seeds) | set(range(3))))
+    config = study_config(args.profile, args.dataset, args.device, epochs=args.epochs, fidelity=not args.no_fidelity,
+                          **fields)
+    frame = run_study(config, args.out, root=args.root, engine=args.engine, overwrite=args.overwrite,
+                      progress=not args.no_progress)
+    _emit({"out": args.out, "rows": len(frame), "config": config.as_dict(),
+           "converged": float(frame["converged"].mean())})
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on standard error (exit status 2)."""
 
@@ -305,6 +332,32 @@ def build_parser() -> argparse.ArgumentParser:
                          help="influence methods: pruning ratios a_0 .. a_K in (0, 1] (default: the method's own)")
     _common(unlearn)
     unlearn.set_defaults(func=cmd_unlearn)
+
+    study = sub.add_parser("study", help="every method on every backbone it applies to, with Retrain's seed "
+                                         "spread: one tidy table (CSV and Parquet), resumable")
+    study.add_argument("--out", required=True, help="folder of study.csv, study.parquet and study.csv.meta.json")
+    _choice(study, "--dataset", SOURCES, "default by profile", default=None)
+    _choice(study, "--profile", PROFILES, "default: $REC_UNLEARN_PROFILE or quick",
+            normalise=lambda text: text.strip().lower(), default=None)
+    _choice(study, "--backbones", MODELS.subset(trainable_models(), "trained backbone"), "default: all", nargs="+",
+            default=None)
+    _choice(study, "--methods", METHODS, "default: all", nargs="+", default=None)
+    study.add_argument("--forget", type=_forget_pair, nargs="+", default=None, metavar="SETTING:RATIO",
+                       help=f"forget settings and ratios, e.g. random:0.01 users:0.01 attack:0.02 (default: the "
+                            f"profile's; settings: {FORGET_SETTINGS.describe()})".replace("%", "%%"))
+    study.add_argument("--seeds", type=_seed, nargs="+", default=None, help="every method's seeds (default: 0)")
+    study.add_argument("--retrain-seeds", type=_seed, nargs="+", default=None,
+                       help="Retrain's seeds, the noise floor (default: the seeds and 0, 1, 2)")
+    study.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
+    study.add_argument("--no-fidelity", action="store_true",
+                       help="skip comparing the influence updates with exact re-optimisation")
+    _choice(study, "--engine", ENGINES, default="local")
+    study.add_argument("--overwrite", action="store_true",
+                       help="replace a study of another configuration in --out instead of refusing")
+    study.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _choice(study, "--device", DEVICES, "default: the GPU when torch sees one", default=None)
+    study.add_argument("--root", help=ROOT_HELP)
+    study.set_defaults(func=cmd_study)
     return parser
 
 
@@ -314,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, KeyError, MalformedDataError) as err:
+    except (ValueError, FileNotFoundError, KeyError, MalformedDataError, SolverDidNotConverge) as err:
         message = str(err).replace("\n", " ")
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Sub-models on a Ray cluster: a ``shard_map`` for SISA and RecEraser backed by Ray tasks.
+"""Sub-models and study cells on a Ray cluster: Ray tasks behind the library's two maps.
 
 The K sub-models of a sharded method are independent: :func:`ray_shard_map` trains each one as
 a Ray task (one GPU per task where the cluster has GPUs), on the local machine or on a running
@@ -15,11 +15,14 @@ not oversubscribe a machine; with the same threads, a sub-model trained through 
 trained in the calling process bit for bit on the CPU. A task that fails is retried
 (``max_retries``) and otherwise reported with its shard; the results of the other tasks are
 discarded, so nothing is half-updated.
+
+:func:`ray_imap` is the study's map (``study --engine ray``): it yields each job's result as soon as
+its task finishes, so the study writes every finished group of cells at once.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 
@@ -90,3 +93,33 @@ def ray_shard_map(num_cpus: int = 1, num_gpus: float | None = None, max_retries:
         return results
 
     return shard_map
+
+
+def ray_imap(fn: Callable[[Job], Result], jobs: Iterable[Job], num_cpus: int = 1, num_gpus: float | None = None,
+             init: dict[str, Any] | None = None) -> Iterator[tuple[int, Result]]:
+    """Run ``fn`` on every job as a Ray task; yield ``(index of the job, result)`` in the order tasks finish.
+
+    Args:
+        num_cpus, num_gpus, init: as :func:`ray_shard_map` (one GPU per task whose job runs on a GPU).
+
+    Raises:
+        ImportError: Ray is not installed.
+        ShardTaskError: a task failed; the tasks not yet finished are cancelled.
+    """
+    ray = _import_ray()
+    if not ray.is_initialized():
+        ray.init(**(init or {}))
+    task = ray.remote(_with_threads(fn, num_cpus))
+    jobs = list(jobs)
+    pending = {task.options(num_cpus=num_cpus, num_gpus=_gpus(job, num_gpus)).remote(job): j
+               for j, job in enumerate(jobs)}
+    while pending:
+        (ref,), _ = ray.wait(list(pending), num_returns=1)
+        index = pending.pop(ref)
+        try:
+            result = ray.get(ref)
+        except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
+            for other in pending:
+                ray.cancel(other)
+            raise ShardTaskError(f"job {index} failed: {err}") from err
+        yield index, result

@@ -99,11 +99,14 @@ def _temporary(path: Path, write: Callable[[str], None]) -> str:
     return tmp
 
 
-def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any]) -> Path:
+def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any], parquet: bool = False) -> Path:
     """Write ``frame`` to ``path`` (CSV) and ``metadata`` to ``path.meta.json``, together or not at all.
 
-    Both go to temporary files first; only when both are complete are they renamed into place
-    (the metadata first, the table last), so a table on disk always has its metadata.
+    All files go to temporary files first; only when every one is complete are they renamed into
+    place (the metadata first, the table last), so a table on disk always has its metadata.
+
+    Args:
+        parquet: also write the table as Parquet, ``path`` with the suffix ``.parquet`` (needs pyarrow).
 
     Returns:
         the CSV's path.
@@ -114,16 +117,22 @@ def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any]) 
     if frame.empty:
         raise ValueError(f"refusing to write an empty table to {path}")
     path = Path(path)
-    meta = path.with_name(path.name + ".meta.json")
-    table_tmp = _temporary(path, lambda tmp: frame.to_csv(tmp, index=False))
+    writers: dict[Path, Callable[[str], None]] = {
+        path.with_name(path.name + ".meta.json"):
+            lambda tmp: Path(tmp).write_text(json.dumps(metadata, indent=2, default=str) + "\n")}
+    if parquet:
+        writers[path.with_suffix(".parquet")] = lambda tmp: frame.to_parquet(tmp, index=False)
+    writers[path] = lambda tmp: frame.to_csv(tmp, index=False)
+    written: dict[Path, str] = {}
     try:
-        meta_tmp = _temporary(meta, lambda tmp: Path(tmp).write_text(json.dumps(metadata, indent=2, default=str)
-                                                                       + "\n"))
+        for target, write in writers.items():
+            written[target] = _temporary(target, write)
     except BaseException:
-        Path(table_tmp).unlink(missing_ok=True)
+        for tmp in written.values():
+            Path(tmp).unlink(missing_ok=True)
         raise
-    os.replace(meta_tmp, meta)
-    os.replace(table_tmp, path)
+    for target, tmp in written.items():
+        os.replace(tmp, target)
     return path
 
 

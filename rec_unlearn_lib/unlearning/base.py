@@ -15,6 +15,7 @@ earlier are never modified in place.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -114,6 +115,14 @@ class UnlearningMethod(ABC):
         """The method's own configuration (its :attr:`options`), JSON-friendly; empty for Retrain."""
         return {}
 
+    @classmethod
+    def unsupported(cls, backbone: str, protocol: str) -> str | None:
+        """Why the method cannot unlearn ``backbone`` trained on data of ``protocol`` (a sentence), or ``None``
+        when it can: what the study's grid asks of every registered method."""
+        if MODELS[backbone].objective is None:
+            return f"the {backbone!r} baseline has no training to unlearn"
+        return None
+
     # ------------------------------------------------------------------ state
     def _fitted(self, value: Any) -> Any:
         if value is None:
@@ -178,6 +187,14 @@ class SingleModelMethod(UnlearningMethod):
             self._model, self.result = self._train_backbone(self._train)
         self.fit_seconds = {"total": clock.seconds}
         return self
+
+    def at(self, model: Recommender) -> "SingleModelMethod":
+        """A copy of this fitted method whose current model is ``model`` (same data, same settings), e.g. the
+        original moved to a stationary point; this method is not changed."""
+        self._fitted(self._model)
+        clone = copy.copy(self)
+        clone._model = model
+        return clone
 
     def _train_backbone(self, train: Interactions) -> tuple[Recommender, TrainResult]:
         """The backbone trained from scratch on ``train`` with the method's settings and seed."""

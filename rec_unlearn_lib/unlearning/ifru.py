@@ -103,6 +103,12 @@ class InfluenceUnlearning(SingleModelMethod):
         self.relative_damping = relative_damping
         self.last_solve = None
 
+    @classmethod
+    def unsupported(cls, backbone: str, protocol: str) -> str | None:
+        if MODELS[backbone].objective == "wmf":
+            return "influence unlearning needs a loss that is a mean of per-row terms; WMF's whole-data loss is not"
+        return super().unsupported(backbone, protocol)
+
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
                 "solver": self.solver, "relative_damping": self.relative_damping, "closed_form": self.closed_form}
@@ -198,6 +204,12 @@ class SCIF(InfluenceUnlearning):
         if spillover:
             raise ValueError("SCIF has no spillover term; use IFRU")
         super().__init__(backbone, *args, spillover=False, **kwargs)
+
+    @classmethod
+    def unsupported(cls, backbone: str, protocol: str) -> str | None:
+        if protocol != "labelled":
+            return "SCIF replaces labels: it needs labelled data (the labelled protocol)"
+        return super().unsupported(backbone, protocol)
 
     def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
                     train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:

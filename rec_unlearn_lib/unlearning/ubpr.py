@@ -87,6 +87,13 @@ class UBPR(InfluenceUnlearning):
         if self.settings.sampling != "fixed":
             raise ValueError("UBPR's data points are a fixed set of triplets: it needs sampling='fixed'")
 
+    @classmethod
+    def unsupported(cls, backbone: str, protocol: str) -> str | None:
+        objective = MODELS[backbone].objective
+        if objective != "bpr":
+            return f"UBPR unlearns BPR; the {backbone!r} backbone is trained with {objective}"
+        return super().unsupported(backbone, protocol)
+
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "solver": self.solver,
                 "closed_form": self.closed_form, "relative_damping": self.relative_damping,

@@ -1,0 +1,139 @@
+r"""What the study measures beyond the papers' metrics: does the data leave, and how exact is the update.
+
+* :func:`pair_ranks`: where a model ranks given (user, item) pairs in the user's list of candidates
+  (every item but the user's remaining training items): 0 is the top;
+* :func:`forgetting_measures`: for a forget request, the forgotten items' mean percentile rank and the
+  share of them still in the user's top 20, and a score-based membership-inference test: the AUC with
+  which the rank tells forgotten interactions from never-seen held-out ones (0.5: no better than
+  chance; a model that learned the forgotten pairs ranks them higher than pairs it never saw);
+* :func:`update_fidelity`: the influence update :math:`\Delta_{IF}` against the true update
+  :math:`\Delta_{true}`, both from a stationary point :math:`\hat\theta` of the full-batch training loss
+  on :math:`\mathcal{D}`: :math:`\Delta_{true} = \theta^*(\mathcal{D}\setminus\mathcal{D}_f) - \hat\theta`,
+  re-optimised from :math:`\hat\theta` to convergence with the same negatives (full-batch L-BFGS):
+  the cosine similarity and :math:`\|\Delta_{IF} - \Delta_{true}\| / \|\Delta_{true}\|`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..forget import ForgetRequest
+from ..influence import forget_rows, full_batch, minimize_full_batch, take_rows
+from ..interactions import Interactions
+from ..metrics import auc
+from ..models.base import EmbeddingModel, Recommender
+
+if TYPE_CHECKING:
+    from ..unlearning.ifru import InfluenceUnlearning
+
+TOP_K = 20
+
+
+@torch.no_grad()
+def pair_ranks(model: Recommender, users: np.ndarray, items: np.ndarray, exclude: Interactions,
+               chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """``(ranks, candidates)``, int64 [k] each: how many of the user's candidate items score strictly above
+    the pair's item, and how many candidates there are (every item but the user's ``exclude`` items; the
+    pair's own item is always a candidate).
+
+    Args:
+        model: any recommender (scored in eval mode, on its device).
+        users, items: int [k], the pairs.
+        exclude: the interactions whose items are not candidates (the training data the model keeps).
+        chunk: pairs ranked at once (a [chunk, num_items] score matrix).
+    """
+    users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+    ranks, candidates = np.zeros(len(users), np.int64), np.zeros(len(users), np.int64)
+    was_training = model.training
+    model.eval()
+    scorer, device = model.scorer(), model.device
+    mask_csr = exclude.positives().to_csr()
+    order = np.argsort(users, kind="stable")
+    for start in range(0, len(order), chunk):
+        pairs = order[start:start + chunk]
+        block, row = np.unique(users[pairs], return_inverse=True)
+        scores = scorer.full(torch.as_tensor(block, device=device))[torch.as_tensor(row, device=device)]
+        masked = torch.as_tensor(mask_csr[users[pairs]].toarray() > 0, device=device)       # [p, num_items]
+        target_items = torch.as_tensor(items[pairs], device=device)[:, None]
+        masked.scatter_(1, target_items, False)
+        above = (scores > scores.gather(1, target_items)) & ~masked
+        ranks[pairs] = above.sum(1).cpu().numpy()
+        candidates[pairs] = (~masked).sum(1).cpu().numpy()
+    model.train(was_training)
+    return ranks, candidates
+
+
+def forgetting_measures(model: Recommender, request: ForgetRequest, retain: Interactions,
+                        held_out: Interactions) -> dict[str, float]:
+    """How visible the forgotten interactions still are to ``model``.
+
+    Args:
+        model: the model to probe (before or after forgetting).
+        request: the forgotten interactions, D_f.
+        retain: D \\ D_f: its items are not candidates (neither model should recommend what the user keeps).
+        held_out: never-trained interactions of the same id space (the test data): the membership
+            test's negatives.
+
+    Returns:
+        ``forgotten_percentile``: the mean of ``rank / (candidates - 1)`` over D_f (0: top of the list);
+        ``forgotten_top20``: the share of D_f among its user's top 20; ``mia_auc``: the AUC of
+        ``-rank / (candidates - 1)`` separating D_f (positives) from ``held_out`` (negatives), ties counted 1/2.
+    """
+    held_out = held_out.positives()
+    f_rank, f_cand = pair_ranks(model, request.users, request.items, retain)
+    h_rank, h_cand = pair_ranks(model, held_out.users, held_out.items, retain)
+    f_pct = f_rank / np.maximum(f_cand - 1, 1)
+    h_pct = h_rank / np.maximum(h_cand - 1, 1)
+    labels = torch.cat([torch.ones(len(f_pct)), torch.zeros(len(h_pct))])
+    return {"forgotten_percentile": float(f_pct.mean()), f"forgotten_top{TOP_K}": float((f_rank < TOP_K).mean()),
+            "mia_auc": auc(torch.as_tensor(-np.concatenate([f_pct, h_pct])), labels)}
+
+
+def _flat(model: EmbeddingModel) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
+
+
+def update_fidelity(method: "InfluenceUnlearning", request: ForgetRequest, tol: float = 1e-7,
+                    max_iter: int = 500) -> dict[str, float]:
+    r"""Compare ``method``'s update for ``request`` with exact re-optimisation, from a stationary point.
+
+    1. :math:`\hat\theta`: the method's model re-optimised on :math:`\mathcal{D}` (the batch the method
+       differentiates: labelled rows, or the fixed or first epoch's triplets) until
+       :math:`\|\nabla J\| \le` ``tol``;
+    2. :math:`\Delta_{IF}`: the method's own update from :math:`\hat\theta` (:meth:`~.SingleModelMethod.at`);
+    3. :math:`\Delta_{true}`: :math:`\hat\theta` re-optimised on the same batch without :math:`\mathcal{D}_f`
+       (LightGCN on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`), minus :math:`\hat\theta`.
+
+    Both deltas are over every trained parameter (an update that moves only the pruned rows is zero
+    elsewhere). ``method`` is not changed.
+
+    Returns:
+        ``delta_cosine``, ``delta_relative_error`` (:math:`\|\Delta_{IF}-\Delta_{true}\|/\|\Delta_{true}\|`),
+        ``delta_norm_ratio`` (:math:`\|\Delta_{IF}\|/\|\Delta_{true}\|`) and ``fidelity_converged`` (1 when
+        both re-optimisations reached ``tol``, else 0).
+
+    Raises:
+        SolverDidNotConverge: the method's solver did not converge at :math:`\hat\theta`.
+    """
+    train = method.train
+    polished = copy.deepcopy(method.model)
+    assert isinstance(polished, EmbeddingModel)
+    batch = full_batch(polished, train, seed=method.seed)
+    at_optimum = minimize_full_batch(polished, batch, tol=tol, max_iter=max_iter)
+    start = _flat(polished)
+    predicted = method.at(polished).forget(request).model
+    assert isinstance(predicted, EmbeddingModel)
+    truth = copy.deepcopy(polished)
+    truth.fit_data(request.split(train)[0])
+    retrained = minimize_full_batch(truth, take_rows(batch, ~forget_rows(batch, request, train)), tol=tol,
+                                    max_iter=max_iter)
+    d_if, d_true = _flat(predicted) - start, _flat(truth) - start
+    true_norm = float(d_true.norm())
+    return {"delta_cosine": float(torch.nn.functional.cosine_similarity(d_if, d_true, dim=0)),
+            "delta_relative_error": float((d_if - d_true).norm()) / true_norm,
+            "delta_norm_ratio": float(d_if.norm()) / true_norm,
+            "fidelity_converged": float(at_optimum.converged and retrained.converged)}

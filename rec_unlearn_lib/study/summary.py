@@ -1,0 +1,84 @@
+"""The benchmark chapter's tables from a study table: gaps in units of Retrain's seed spread.
+
+"Comparable to retraining" means nothing without the spread of retraining itself: Retrain run with
+other seeds on the same data moves its metrics too. :func:`noise_floor` gives that spread per
+request; :func:`summary_table` reports every method's gap to Retrain's mean in units of it (a gap
+within about 1 is as close as another seed of Retrain), next to whether the forgotten data still
+shows (the membership AUC and the forgotten items' rank) and the speed-up over Retrain.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+REQUEST: tuple[str, ...] = ("dataset", "backbone", "setting", "ratio")
+"""The columns that name one request (the same for every method and seed)."""
+
+
+def noise_floor(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Retrain's ``metric`` per request: ``retrain_mean``, ``retrain_sd`` (sample standard deviation over its
+    seeds) and ``retrain_seeds``.
+
+    Raises:
+        ValueError: the table has no Retrain rows, or Retrain has fewer than two seeds for a request.
+    """
+    retrain = table[(table["method"] == "retrain") & (table["converged"] == 1)]
+    if retrain.empty:
+        raise ValueError("the study has no Retrain rows: the noise floor needs Retrain with several seeds")
+    floor = retrain.groupby(list(REQUEST))[metric].agg(retrain_mean="mean", retrain_sd="std",
+                                                        retrain_seeds="count").reset_index()
+    thin = floor[floor["retrain_seeds"] < 2]
+    if len(thin):
+        raise ValueError(f"Retrain needs at least two seeds per request for a spread; "
+                         f"{thin.iloc[0][list(REQUEST)].to_dict()} has {int(thin.iloc[0]['retrain_seeds'])}")
+    return floor
+
+
+def summary_table(table: pd.DataFrame, metric: str,
+                  extra: Sequence[str] = ("mia_auc", "original_mia_auc", "forgotten_percentile",
+                                          "original_forgotten_percentile", "delta_cosine", "unlearn_seconds",
+                                          "speedup")) -> pd.DataFrame:
+    """One row per request and method: ``metric`` (mean over the method's seeds), ``gap_sd`` (its distance to
+    Retrain's mean in units of Retrain's seed spread; ``nan`` for a zero spread), ``original_gap_sd`` (the same
+    for the model before forgetting: how far there was to go), ``converged`` (share of the method's seeds whose
+    solver converged) and the means of ``extra``."""
+    floor = noise_floor(table, metric)
+    columns = [metric, f"original_{metric}", "converged", *extra]
+    means = table.groupby(list(REQUEST) + ["method"])[columns].mean().reset_index()
+    out = means.merge(floor, on=list(REQUEST), how="left")
+    spread = out["retrain_sd"].where(out["retrain_sd"] > 0)
+    out["gap_sd"] = (out[metric] - out["retrain_mean"]) / spread
+    out["original_gap_sd"] = (out[f"original_{metric}"] - out["retrain_mean"]) / spread
+    order = list(REQUEST) + ["method", metric, "gap_sd", f"original_{metric}", "original_gap_sd", "retrain_mean",
+                             "retrain_sd", "retrain_seeds", "converged", *extra]
+    return out[order]
+
+
+def speed_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per backbone, method and setting: the median ``unlearn_seconds``, ``retrain_seconds`` and ``speedup``
+    over the ratios and seeds, and the number of runs (Retrain's own rows are its seconds to retrain)."""
+    done = table[table["converged"] == 1]
+    return (done.groupby(["dataset", "backbone", "method", "setting"])
+            .agg(unlearn_seconds=("unlearn_seconds", "median"), retrain_seconds=("retrain_seconds", "median"),
+                 speedup=("speedup", "median"), runs=("unlearn_seconds", "size"))
+            .reset_index())
+
+
+def fidelity_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The influence methods' update against exact re-optimisation, per backbone, method, setting and ratio:
+    the mean ``delta_cosine``, ``delta_relative_error``, ``delta_norm_ratio`` and the share of runs whose
+    re-optimisations converged."""
+    rows = table.dropna(subset=["delta_cosine"])
+    return (rows.groupby(["dataset", "backbone", "method", "setting", "ratio"])
+            [["delta_cosine", "delta_relative_error", "delta_norm_ratio", "fidelity_converged"]]
+            .mean().reset_index())
+
+
+def best_per_request(summary: pd.DataFrame, within_sd: float = 1.0) -> pd.DataFrame:
+    """Per request, the methods other than Retrain whose ``|gap_sd|`` is at most ``within_sd`` (as close to
+    Retrain as another seed), fastest first."""
+    close = summary[(summary["method"] != "retrain") & (np.abs(summary["gap_sd"]) <= within_sd)]
+    return close.sort_values(list(REQUEST) + ["unlearn_seconds"]).reset_index(drop=True)
