@@ -1,0 +1,229 @@
+"""The study: its grid comes from the registries, its table resumes, is written whole, refuses another
+configuration, and its measures are right on cases computed by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import rec_unlearn_lib.study.runner as runner
+from rec_unlearn_lib.cli import main
+from rec_unlearn_lib.forget import ForgetRequest
+from rec_unlearn_lib.interactions import Interactions
+from rec_unlearn_lib.models import MF, trainable_models
+from rec_unlearn_lib.splits import random_split
+from rec_unlearn_lib.study import (COLUMNS, FORGET_SETTINGS, KEY, QUICK_FORGET, TABLE, StudyConfig, StudyConfigError,
+                                   cell_unsupported, cells, forgetting_measures, groups, noise_floor, pair_ranks,
+                                   run_study, summary_table, update_fidelity)
+from rec_unlearn_lib.study.summary import fidelity_table, speed_table
+from rec_unlearn_lib.unlearning import IFRU, METHODS, Retrain
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(profile="quick", dataset="synthetic", device="cpu", backbones=("mf", "bpr"),
+            methods=("retrain", "sisa", "ifru"), forget=(("random", 0.02), ("users", 0.02)), seeds=(0,),
+            retrain_seeds=(0, 1), epochs=1, fidelity=False)
+
+
+def test_the_quick_grid_holds_every_method_and_backbone_that_apply():
+    config = StudyConfig(profile="quick", dataset="ml-100k", device="cpu")
+    assert {s for s, _ in QUICK_FORGET} == set(FORGET_SETTINGS)
+    present = {(c.backbone, c.method, c.setting) for c in cells(config)}
+    for backbone in trainable_models():
+        for method in METHODS:
+            for setting in FORGET_SETTINGS:
+                applies = cell_unsupported(backbone, method, setting) is None
+                assert ((backbone, method, setting) in present) == applies, (backbone, method, setting)
+    # what does not apply, and why
+    assert "WMF" in cell_unsupported("wmf", "ifru", "random")
+    assert "labelled" in cell_unsupported("bpr", "scif", "random")
+    assert "UBPR unlearns BPR" in cell_unsupported("mf", "ubpr", "random")
+    assert "BCE" in cell_unsupported("lightgcn", "retrain", "attack")
+    # every method has a cell, Retrain has its extra seeds, and a request is shared within a group
+    assert {c.method for c in cells(config)} == set(METHODS)
+    assert {c.seed for c in cells(config) if c.method == "retrain"} == {0, 1, 2}
+    for group in groups(config):
+        assert len({c.backbone for c in group.cells}) == 1 and len({c.seed for c in group.cells}) == 1
+        assert group.poisoned is None or group.requests == (group.poisoned,)
+
+
+def test_a_newly_registered_method_joins_the_grid():
+    class Twin(Retrain):
+        name = "twin"
+
+    with METHODS.temporary("twin", Twin, "a copy of Retrain"):
+        config = StudyConfig(profile="quick", dataset="ml-100k", device="cpu")
+        assert {c.backbone for c in cells(config) if c.method == "twin"} == set(trainable_models())
+
+
+def test_bad_configurations_are_refused():
+    with pytest.raises(ValueError, match="must lie in"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", forget=(("random", 1.5),))
+    with pytest.raises(ValueError, match="forget setting"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", forget=(("everything", 0.1),))
+    with pytest.raises(ValueError, match="must include every seed"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", seeds=(5,), retrain_seeds=(0, 1))
+    with pytest.raises(ValueError, match="no training to unlearn"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", backbones=("pop",))
+
+
+@pytest.fixture(scope="module")
+def tiny_study(synthetic, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    config = StudyConfig(**TINY)
+    return config, out, run_study(config, out, dataset=synthetic, progress=False)
+
+
+def test_the_table_has_one_row_per_cell_and_its_schema(tiny_study):
+    config, out, frame = tiny_study
+    assert len(frame) == len(cells(config)) and not frame.duplicated(list(KEY)).any()
+    assert list(frame.columns[:len(COLUMNS)]) == list(COLUMNS)
+    assert {"recall@20", "ndcg@20", "original_recall@20"} <= set(frame.columns)
+    on_disk = pd.read_csv(out / TABLE)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "study.parquet"), on_disk, check_dtype=False)
+    meta = json.loads((out / (TABLE + ".meta.json")).read_text())
+    assert meta["config"] == config.as_dict() and meta["rows"] == len(frame) == meta["cells"]
+    assert {"commit", "torch", "device_name", "started", "finished", "library"} <= set(meta)
+    done = frame[frame["converged"] == 1]
+    assert (done["unlearn_seconds"] > 0).all() and (done["retrain_seconds"] > 0).all()
+    assert frame["mia_auc"].between(0, 1).all() and frame["forgotten_percentile"].between(0, 1).all()
+    # Retrain's own speed-up is 1; Retrain's extra seed is trained on D \ D_f only (no original)
+    retrain = frame[frame["method"] == "retrain"]
+    np.testing.assert_allclose(retrain["speedup"], 1.0)
+    assert retrain[retrain["seed"] == 1]["original_recall@20"].isna().all()
+    assert retrain[retrain["seed"] == 0]["original_recall@20"].notna().all()
+
+
+def test_a_finished_study_resumes_without_work(tiny_study, synthetic, monkeypatch):
+    config, out, frame = tiny_study
+
+    def no_work(job):
+        raise AssertionError("a finished cell was run again")
+
+    monkeypatch.setattr(runner, "run_group", no_work)
+    again = run_study(config, out, dataset=synthetic, progress=False)
+    pd.testing.assert_frame_equal(again, frame)
+
+
+def test_a_killed_run_leaves_the_last_whole_table_and_resumes_the_rest(synthetic, tmp_path, monkeypatch):
+    config = StudyConfig(**{**TINY, "methods": ("retrain",), "backbones": ("bpr",)})
+    real, calls = runner.run_group, []
+
+    def dies_on_the_second_group(job):
+        calls.append(job.group)
+        if len(calls) == 2:
+            raise KeyboardInterrupt          # killed mid-run
+        return real(job)
+
+    monkeypatch.setattr(runner, "run_group", dies_on_the_second_group)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path, dataset=synthetic, progress=False)
+    first = pd.read_csv(tmp_path / TABLE)
+    assert len(first) == len(calls[0].cells) and sorted(p.name for p in tmp_path.iterdir()) == \
+        sorted([TABLE, TABLE + ".meta.json", "study.parquet"])        # no temporary file left behind
+    monkeypatch.setattr(runner, "run_group", real)
+    whole = run_study(config, tmp_path, dataset=synthetic, progress=False)
+    assert len(whole) == len(cells(config))
+    pd.testing.assert_frame_equal(whole.iloc[:0], first.iloc[:0], check_dtype=False)
+
+
+def test_another_configuration_in_the_same_folder_is_refused(tiny_study, synthetic):
+    config, out, _ = tiny_study
+    other = StudyConfig(**{**TINY, "seeds": (1,), "retrain_seeds": (0, 1), "methods": ("retrain",)})
+    with pytest.raises(StudyConfigError, match="another configuration"):
+        run_study(other, out, dataset=synthetic, progress=False)
+
+
+def test_the_ray_engine_gives_the_table_of_the_local_engine(synthetic, tmp_path):
+    ray = pytest.importorskip("ray")
+    config = StudyConfig(**{**TINY, "methods": ("retrain", "sisa"), "backbones": ("bpr",)})
+    local = run_study(config, tmp_path / "local", dataset=synthetic, progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = run_study(config, tmp_path / "ray", dataset=synthetic, engine="ray", progress=False)
+    finally:
+        ray.shutdown()
+    timing = [c for c in local.columns if c.endswith("seconds") or c == "speedup"]
+    pd.testing.assert_frame_equal(local.drop(columns=timing), remote.drop(columns=timing))
+
+
+def test_the_command_line_refuses_bad_forget_settings(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["study", "--out", "x", "--forget", "random"])
+    assert exit_info.value.code == 2 and "SETTING:RATIO" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["study", "--out", "x", "--forget", "random:1.5"])
+    assert "must lie in (0, 1)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- measures
+class FixedScores(MF):
+    """An MF whose scores are a given [users, items] matrix (rank-2 factorisation of it)."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        super().__init__(scores.shape[0], scores.shape[1], 2, None)
+        with torch.no_grad():
+            self.user_emb.copy_(torch.stack([torch.ones(scores.shape[0]), torch.zeros(scores.shape[0])], 1))
+            self.item_emb.zero_()
+            self.item_emb[:, 0] = torch.as_tensor(scores[0])
+
+
+def test_pair_ranks_by_hand():
+    # one user, items scored 0.5, 0.9, 0.1, 0.7; item 1 is kept training data (not a candidate)
+    model = FixedScores(np.array([[0.5, 0.9, 0.1, 0.7]]))
+    exclude = Interactions(np.array([0]), np.array([1]), 1, 4)
+    ranks, candidates = pair_ranks(model, np.array([0, 0, 0, 0]), np.array([0, 2, 3, 1]), exclude)
+    # candidates 0, 2, 3 (and the asked item itself): above item 0 only item 3; above item 2: items 0 and 3;
+    # above item 3: none; item 1 asked for is a candidate of its own pair and the best
+    np.testing.assert_array_equal(ranks, [1, 2, 0, 0])
+    np.testing.assert_array_equal(candidates, [3, 3, 3, 4])
+
+
+def test_membership_auc_by_hand():
+    scores = np.array([[0.9, 0.8, 0.1, 0.2, 0.3, 0.4]])
+    model = FixedScores(scores)
+    retain = Interactions(np.array([0]), np.array([5]), 1, 6)
+    remembered = ForgetRequest([0, 0], [0, 1])                      # the two best-scored items
+    held_out = Interactions(np.array([0, 0]), np.array([2, 3]), 1, 6)
+    out = forgetting_measures(model, remembered, retain, held_out)
+    assert out["mia_auc"] == 1.0 and out["forgotten_top20"] == 1.0
+    # percentiles over the 5 candidates: item 0 has 0 above, item 1 one above: (0/4 + 1/4) / 2
+    assert out["forgotten_percentile"] == pytest.approx(0.125)
+    forgotten = ForgetRequest([0, 0], [2, 3])                       # as low as the held-out ones
+    assert forgetting_measures(model, forgotten, retain,
+                               Interactions(np.array([0, 0]), np.array([0, 1]), 1, 6))["mia_auc"] == 0.0
+
+
+def test_influence_update_matches_exact_reoptimisation_on_a_regularised_mf(synthetic):
+    split = random_split(synthetic.interactions, seed=0)
+    method = IFRU("bpr", profile="quick", seed=0, device="cpu", ratios=None, emb_dim=4, epochs=20, reg=0.1,
+                  sampling="fixed", num_negatives=1, patience=0).fit(split)
+    request = ForgetRequest(split.train.users[:3], split.train.items[:3])
+    out = update_fidelity(method, request, tol=1e-6, max_iter=2000)
+    assert out["fidelity_converged"] == 1.0
+    assert out["delta_cosine"] > 0.95 and out["delta_relative_error"] < 0.3 and 0.7 < out["delta_norm_ratio"] < 1.3
+
+
+def test_noise_floor_and_gaps_by_hand():
+    base = {"dataset": "d", "backbone": "bpr", "setting": "random", "ratio": 0.01, "converged": 1.0}
+    rows = [{**base, "method": "retrain", "seed": s, "recall@20": v, "original_recall@20": 0.5}
+            for s, v in enumerate([0.30, 0.32, 0.34])]
+    rows += [{**base, "method": "ifru", "seed": 0, "recall@20": 0.38, "original_recall@20": 0.5}]
+    table = pd.DataFrame(rows).assign(mia_auc=0.5, original_mia_auc=0.6, forgotten_percentile=0.4,
+                                      original_forgotten_percentile=0.3, delta_cosine=np.nan, unlearn_seconds=1.0,
+                                      retrain_seconds=2.0, speedup=2.0)
+    floor = noise_floor(table, "recall@20")
+    assert floor["retrain_mean"].item() == pytest.approx(0.32) and floor["retrain_sd"].item() == pytest.approx(0.02)
+    summary = summary_table(table, "recall@20").set_index("method")
+    assert summary.loc["ifru", "gap_sd"] == pytest.approx(3.0)         # (0.38 - 0.32) / 0.02
+    assert summary.loc["ifru", "original_gap_sd"] == pytest.approx(9.0)
+    assert summary.loc["retrain", "gap_sd"] == pytest.approx(0.0)
+    assert speed_table(table).set_index("method").loc["ifru", "speedup"] == 2.0
+    assert fidelity_table(table.assign(delta_relative_error=np.nan, delta_norm_ratio=np.nan,
+                                       fidelity_converged=np.nan)).empty
+    with pytest.raises(ValueError, match="at least two seeds"):
+        noise_floor(table[table["seed"] == 0], "recall@20")
