@@ -19,6 +19,7 @@ Modules, each named for what it holds:
   :mod:`~rec_unlearn_lib.metrics` the protocols' metrics;
 - :mod:`~rec_unlearn_lib.influence` Hessian-vector products, solvers and the influence update;
 - :mod:`~rec_unlearn_lib.unlearning` the unlearning interface, Retrain, SISA, RecEraser, SCIF, IFRU and UBPR;
+- :mod:`~rec_unlearn_lib.study` the reproducible study: every method on every backbone, one tidy table;
 - :mod:`~rec_unlearn_lib.diagnostics` how far forgetting moved a model (PNPR, weight distance, t-SNE maps);
 - :mod:`~rec_unlearn_lib.plots` the book's figures; :mod:`~rec_unlearn_lib.notebook` what every
   chapter's first cells share; :mod:`~rec_unlearn_lib.results` result files with their metadata (and the
@@ -30,7 +31,7 @@ __version__ = "0.1.0"  # the one place of the version (pyproject.toml reads it)
 import importlib
 from types import ModuleType
 
-from . import diagnostics, influence, results, unlearning
+from . import diagnostics, influence, results, study, unlearning
 from .config import default_device, set_seed
 from .data import Dataset, MalformedDataError, load_dataset
 from .evaluation import evaluate
@@ -50,7 +51,7 @@ __all__ = ["BackboneSettings", "Dataset", "DatasetNotFoundError", "ForgetRequest
            "Interactions", "MalformedDataError", "Registry", "Runtime", "ShardingSettings", "Split", "TrainConfig",
            "TrainResult", "UnknownChoiceError", "__version__", "attack", "backbone_settings", "build_model",
            "default_device", "diagnostics", "evaluate", "fit", "get_profile", "influence", "load_dataset", "locate", "make_split",
-           "notebook", "parallel", "plots", "results", "set_seed", "sharding_settings", "synthetic_dataset", "timed", "train_backbone",
+           "notebook", "parallel", "plots", "results", "set_seed", "sharding_settings", "study", "synthetic_dataset", "timed", "train_backbone",
            "unlearning"]
 
 

@@ -233,7 +233,7 @@ def cmd_study(args: argparse.Namespace) -> None:
     config = study_config(args.profile, args.dataset, args.device, epochs=args.epochs, fidelity=args.fidelity,
                           **fields)
     frame = run_study(config, args.out, root=args.root, engine=args.engine, overwrite=args.overwrite,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, command=" ".join(["python -m rec_unlearn_lib", *sys.argv[1:]]))
     _emit({"out": args.out, "rows": len(frame), "config": config.as_dict(),
            "converged": float(frame["converged"].mean())})
 

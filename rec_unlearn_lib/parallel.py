@@ -31,7 +31,7 @@ Result = TypeVar("Result")
 
 
 class ShardTaskError(RuntimeError):
-    """A sub-model's training failed on the cluster (after its retries)."""
+    """A Ray task failed (a sub-model's training after its retries, or a study's group of cells)."""
 
 
 def _import_ray() -> Any:

@@ -191,3 +191,31 @@ def shard_sweep(sweep: pd.DataFrame, retrain_quality: float, retrain_seconds: fl
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)
     return fig
+
+
+def gap_strip(summary: pd.DataFrame, metric: str, col: str = "setting", col_wrap: int = 2) -> sns.FacetGrid:
+    """Each method's gap to Retrain in units of Retrain's seed spread (``gap_sd`` of
+    :func:`~rec_unlearn_lib.study.summary.summary_table`), one point per backbone and ratio, a panel per
+    ``col`` (at most ``col_wrap`` a row); the grey band is +-1 spread: as close as another seed of Retrain."""
+    order = list(dict.fromkeys(summary["method"]))
+    grid = sns.catplot(summary, x="gap_sd", y="method", hue="method", col=col, col_wrap=col_wrap, kind="strip",
+                       order=order, palette=palette(order), height=3.2, aspect=1.3, legend=False, size=7, jitter=0.15)
+    for ax in grid.axes.flat:
+        ax.axvspan(-1, 1, color="0.85", zorder=0)
+        ax.axvline(0, color="0.3", lw=1)
+    grid.set_axis_labels(f"gap to Retrain's mean {metric} (Retrain's seed sd)", "")
+    return grid
+
+
+def accuracy_vs_time(summary: pd.DataFrame, metric: str) -> plt.Axes:
+    """Each method's ``metric`` after forgetting against its seconds to forget (log axis), one point per
+    backbone, setting and ratio, markers by backbone."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    methods = list(dict.fromkeys(summary["method"]))
+    sns.scatterplot(summary, x="unlearn_seconds", y=metric, hue="method", style="backbone", palette=palette(methods),
+                    s=70, ax=ax)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds to forget (Retrain: to retrain), log scale")
+    ax.set_ylabel(f"{metric} after forgetting")
+    ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=9)
+    return ax

@@ -89,7 +89,7 @@ def _registry_options() -> list[tuple[str, argparse.Action, list[str]]]:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     required = {"train": ["--model", "bpr"], "unlearn": ["--model", "bpr", "--method", "retrain"], "bench": [], "tables": [],
-                "data": ["ml-100k"]}
+                "data": ["ml-100k"], "study": ["--out", "study-out"]}
     found = []
     for command, sub in subparsers.choices.items():
         for action in sub._actions:
@@ -101,7 +101,7 @@ def _registry_options() -> list[tuple[str, argparse.Action, list[str]]]:
 def test_cli_options_come_from_the_registries() -> None:
     kinds = {action.choices.kind for _, action, _ in _registry_options()}
     assert {"model", "objective", "unlearning method", "partition", "aggregation", "mode", "protocol", "profile",
-            "device", "data set"} <= kinds
+            "device", "data set", "engine"} <= kinds
 
 
 def _argv(command: str, base: list[str], action: argparse.Action, value: str) -> list[str]:

@@ -52,7 +52,8 @@ COLUMNS: tuple[str, ...] = KEY + (
     "protocol", "forgotten", "converged",
     "forgotten_percentile", "forgotten_top20", "mia_auc",
     "original_forgotten_percentile", "original_forgotten_top20", "original_mia_auc",
-    "delta_cosine", "delta_relative_error", "delta_norm_ratio", "fidelity_converged",
+    "delta_cosine", "delta_relative_error", "delta_norm_ratio", "score_cosine", "score_relative_error",
+    "score_norm_ratio", "fidelity_converged",
     "fit_seconds", "unlearn_seconds", "retrain_seconds", "speedup", "device", "device_name")
 """Every row's columns besides the test metrics (``recall@K``, ``ndcg@K`` or ``auc``, ``auc0`` ..., each also
 as ``original_<metric>``, the model before forgetting); ``nan`` where a measure does not apply."""
@@ -220,7 +221,8 @@ def _previous(path: Path, config: StudyConfig, overwrite: bool) -> tuple[pd.Data
 
 
 def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = None, root: str | None = None,
-              engine: str = "local", overwrite: bool = False, progress: bool = True) -> pd.DataFrame:
+              engine: str = "local", overwrite: bool = False, progress: bool = True,
+              command: str | None = None) -> pd.DataFrame:
     """Run every cell of ``config`` not yet in ``out``'s table; returns the whole table.
 
     Args:
@@ -230,6 +232,7 @@ def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = No
         engine: a name of :data:`ENGINES`.
         overwrite: replace a table of another configuration instead of refusing it.
         progress: a progress bar over the groups.
+        command: the command line recorded in the metadata (default: this process's).
 
     Raises:
         StudyConfigError: ``out`` holds a table of another configuration and ``overwrite`` is false.
@@ -251,15 +254,16 @@ def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = No
                 frames.append(pd.DataFrame(rows))
                 bar.update(len(jobs[j].group.cells))
                 table = order_columns(pd.concat(frames, ignore_index=True))
-                save_table(table, path, _metadata(config, started, wall + clock.seconds, len(table), engine),
+                save_table(table, path, _metadata(config, started, wall + clock.seconds, len(table), engine, command),
                            parquet=True)
     if not frames:
         raise ValueError("the grid has no cells: no registered method applies to the chosen backbones and settings")
     return order_columns(pd.concat(frames, ignore_index=True))
 
 
-def _metadata(config: StudyConfig, started: str, wall: float, rows: int, engine: str) -> dict[str, Any]:
-    return run_metadata(config.device, config.seeds[0], library=__version__, config=config.as_dict(), engine=engine,
+def _metadata(config: StudyConfig, started: str, wall: float, rows: int, engine: str,
+              command: str | None) -> dict[str, Any]:
+    return run_metadata(config.device, config.seeds[0], command, library=__version__, config=config.as_dict(), engine=engine,
                         started=started, finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                         wall_seconds=round(wall, 1), rows=rows, cells=len(cells(config)))
 

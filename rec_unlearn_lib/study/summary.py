@@ -69,11 +69,12 @@ def speed_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def fidelity_table(table: pd.DataFrame) -> pd.DataFrame:
     """The influence methods' update against exact re-optimisation, per backbone, method, setting and ratio:
-    the mean ``delta_cosine``, ``delta_relative_error``, ``delta_norm_ratio`` and the share of runs whose
-    re-optimisations converged."""
+    the means of the parameters' and the scores' cosine, relative error and norm ratio, and the share of runs
+    whose re-optimisations converged."""
     rows = table.dropna(subset=["delta_cosine"])
     return (rows.groupby(["dataset", "backbone", "method", "setting", "ratio"])
-            [["delta_cosine", "delta_relative_error", "delta_norm_ratio", "fidelity_converged"]]
+            [["delta_cosine", "delta_relative_error", "delta_norm_ratio", "score_cosine", "score_relative_error",
+              "score_norm_ratio", "fidelity_converged"]]
             .mean().reset_index())
 
 
