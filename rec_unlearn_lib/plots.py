@@ -196,14 +196,19 @@ def shard_sweep(sweep: pd.DataFrame, retrain_quality: float, retrain_seconds: fl
 def gap_strip(summary: pd.DataFrame, metric: str, col: str = "setting", col_wrap: int = 2) -> sns.FacetGrid:
     """Each method's gap to Retrain in units of Retrain's seed spread (``gap_sd`` of
     :func:`~rec_unlearn_lib.study.summary.summary_table`), one point per backbone and ratio, a panel per
-    ``col`` (at most ``col_wrap`` a row); the grey band is +-1 spread: as close as another seed of Retrain."""
+    ``col`` (at most ``col_wrap`` a row), on a symmetric log axis (linear within +-1); the grey band is +-1
+    spread: as close as another seed of Retrain."""
     order = list(dict.fromkeys(summary["method"]))
     grid = sns.catplot(summary, x="gap_sd", y="method", hue="method", col=col, col_wrap=col_wrap, kind="strip",
                        order=order, palette=palette(order), height=3.2, aspect=1.3, legend=False, size=7, jitter=0.15)
     for ax in grid.axes.flat:
+        ax.set_xscale("symlog", linthresh=1.0)
         ax.axvspan(-1, 1, color="0.85", zorder=0)
         ax.axvline(0, color="0.3", lw=1)
-    grid.set_axis_labels(f"gap to Retrain's mean {metric} (Retrain's seed sd)", "")
+    grid.set_titles("{col_name}")
+    grid.set_axis_labels("", "")
+    grid.figure.supxlabel(f"gap to Retrain's mean {metric}, in Retrain's seed standard deviations (symmetric log)",
+                          fontsize=11)
     return grid
 
 

@@ -91,6 +91,7 @@ def test_the_table_has_one_row_per_cell_and_its_schema(tiny_study):
     meta = json.loads((out / (TABLE + ".meta.json")).read_text())
     assert meta["config"] == config.as_dict() and meta["rows"] == len(frame) == meta["cells"]
     assert {"commit", "torch", "device_name", "started", "finished", "library"} <= set(meta)
+    assert meta["wall_seconds"] > 0
     done = frame[frame["converged"] == 1]
     assert (done["unlearn_seconds"] > 0).all() and (done["retrain_seconds"] > 0).all()
     assert done["mia_auc"].between(0, 1).all() and done["forgotten_percentile"].between(0, 1).all()

@@ -40,7 +40,7 @@ from ..interactions import Interactions
 from ..registry import Registry
 from ..results import device_name, load_table, run_metadata, save_table
 from ..splits import Split, make_split
-from ..timing import timed
+from ..timing import Stopwatch, timed
 from ..unlearning import METHODS, InfluenceUnlearning, Retrain, UnlearningMethod
 from .grid import FORGET_SETTINGS, Group, StudyConfig, cells, groups, method_options
 from .measures import forgetting_measures, update_fidelity
@@ -249,12 +249,13 @@ def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = No
         data = load_dataset(config.dataset, root=root) if dataset is None else dataset
         splits = {p: make_split(data, p, seed=config.split_seed) for p in {c.protocol for c in todo}}
         jobs = [GroupJob(config, g, splits[g.protocol], config.dataset) for g in groups(config, todo)]
-        with tqdm(total=len(todo), desc="study", unit="cell", disable=not progress) as bar, timed("cpu") as clock:
+        watch = Stopwatch(config.device)
+        with tqdm(total=len(todo), desc="study", unit="cell", disable=not progress) as bar:
             for j, rows in runner(run_group, jobs):
                 frames.append(pd.DataFrame(rows))
                 bar.update(len(jobs[j].group.cells))
                 table = order_columns(pd.concat(frames, ignore_index=True))
-                save_table(table, path, _metadata(config, started, wall + clock.seconds, len(table), engine, command),
+                save_table(table, path, _metadata(config, started, wall + watch.elapsed(), len(table), engine, command),
                            parquet=True)
     if not frames:
         raise ValueError("the grid has no cells: no registered method applies to the chosen backbones and settings")
