@@ -100,8 +100,10 @@ def _flat(model: EmbeddingModel) -> torch.Tensor:
 
 @torch.no_grad()
 def _scores(model: EmbeddingModel) -> torch.Tensor:
-    """float [num_users * num_items]: every user's scores of every item."""
-    return model.scorer().full(torch.arange(model.num_users, device=model.device)).reshape(-1)
+    """float [num_users * num_items]: every user's inner product with every item (the model's own scores,
+    without the popularity list a user left without training data is shown)."""
+    users, items = model.representations()
+    return (users @ items.T).reshape(-1)
 
 
 def _compare(predicted: torch.Tensor, true: torch.Tensor, name: str) -> dict[str, float]:
