@@ -218,9 +218,11 @@ def _forget_pair(text: str) -> tuple[str, float]:
     if not sep:
         raise argparse.ArgumentTypeError(f"expected SETTING:RATIO (e.g. random:0.01), got {text!r}")
     try:
-        return FORGET_SETTINGS.check(setting), _ratio(ratio)
+        return FORGET_SETTINGS.check(setting.strip().lower()), _ratio(ratio)
     except UnknownChoiceError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the ratio of {text!r} is not a number") from None
 
 
 def cmd_study(args: argparse.Namespace) -> None:
@@ -233,7 +235,7 @@ def cmd_study(args: argparse.Namespace) -> None:
     config = study_config(args.profile, args.dataset, args.device, epochs=args.epochs, fidelity=args.fidelity,
                           **fields)
     frame = run_study(config, args.out, root=args.root, engine=args.engine, overwrite=args.overwrite,
-                      progress=not args.no_progress, command=" ".join(["python -m rec_unlearn_lib", *sys.argv[1:]]))
+                      progress=not args.no_progress, command=" ".join(["python -m rec_unlearn_lib", *args.argv]))
     _emit({"out": args.out, "rows": len(frame), "config": config.as_dict(),
            "converged": float(frame["converged"].mean())})
 
@@ -366,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, KeyError, MalformedDataError, SolverDidNotConverge) as err:

@@ -104,7 +104,8 @@ def ray_imap(fn: Callable[[Job], Result], jobs: Iterable[Job], num_cpus: int = 1
 
     Raises:
         ImportError: Ray is not installed.
-        ShardTaskError: a task failed; the tasks not yet finished are cancelled.
+        ShardTaskError: a task failed. Whenever the iteration ends early (a failed task, an error in the
+            caller, the caller stopping), the tasks not yet finished are cancelled.
     """
     ray = _import_ray()
     if not ray.is_initialized():
@@ -113,13 +114,15 @@ def ray_imap(fn: Callable[[Job], Result], jobs: Iterable[Job], num_cpus: int = 1
     jobs = list(jobs)
     pending = {task.options(num_cpus=num_cpus, num_gpus=_gpus(job, num_gpus)).remote(job): j
                for j, job in enumerate(jobs)}
-    while pending:
-        (ref,), _ = ray.wait(list(pending), num_returns=1)
-        index = pending.pop(ref)
-        try:
-            result = ray.get(ref)
-        except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
-            for other in pending:
-                ray.cancel(other)
-            raise ShardTaskError(f"job {index} failed: {err}") from err
-        yield index, result
+    try:
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            index = pending.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
+                raise ShardTaskError(f"job {index} ({jobs[index]!r:.200}) failed: {err}") from err
+            yield index, result
+    finally:                             # an error here or in the caller, or the caller stopped: no task left over
+        for other in pending:
+            ray.cancel(other)

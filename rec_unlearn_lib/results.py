@@ -131,8 +131,12 @@ def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any], 
         for tmp in written.values():
             Path(tmp).unlink(missing_ok=True)
         raise
-    for target, tmp in written.items():
-        os.replace(tmp, target)
+    try:
+        for target, tmp in written.items():
+            os.replace(tmp, target)
+    finally:                        # interrupted between renames: no temporary file is left behind
+        for tmp in written.values():
+            Path(tmp).unlink(missing_ok=True)
     return path
 
 

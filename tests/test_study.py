@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,9 @@ from rec_unlearn_lib.study import (COLUMNS, FORGET_SETTINGS, KEY, QUICK_FORGET, 
                                    pair_ranks,
                                    run_study, summary_table, update_fidelity)
 from rec_unlearn_lib.study.summary import fidelity_table, speed_table
-from rec_unlearn_lib.unlearning import METHODS, UBPR, Retrain
+from rec_unlearn_lib.influence import SolverDidNotConverge
+from rec_unlearn_lib.influence.solvers import SolverResult
+from rec_unlearn_lib.unlearning import METHODS, UBPR, InfluenceUnlearning, Retrain
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -68,8 +71,18 @@ def test_bad_configurations_are_refused():
         StudyConfig(profile="quick", dataset="x", device="cpu", forget=(("random", 1.5),))
     with pytest.raises(ValueError, match="forget setting"):
         StudyConfig(profile="quick", dataset="x", device="cpu", forget=(("everything", 0.1),))
-    with pytest.raises(ValueError, match="must include every seed"):
+    with pytest.raises(ValueError, match="every seed of the methods"):
         StudyConfig(profile="quick", dataset="x", device="cpu", seeds=(5,), retrain_seeds=(0, 1))
+    with pytest.raises(ValueError, match="at least two seeds"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", seeds=(0,), retrain_seeds=(0,))
+    with pytest.raises(ValueError, match="repeat an entry"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", forget=(("random", 0.1), ("random", 0.1)))
+    with pytest.raises(ValueError, match="repeat an entry"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", seeds=(0, 0))
+    with pytest.raises(ValueError, match="non-negative integer"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", seeds=("0",))
+    assert StudyConfig(profile="quick", dataset="x", device="cpu", seeds=(np.int64(1),),
+                       retrain_seeds=(0, 1)).as_dict()["seeds"] == [1]
     with pytest.raises(ValueError, match="no training to unlearn"):
         StudyConfig(profile="quick", dataset="x", device="cpu", backbones=("pop",))
 
@@ -100,6 +113,12 @@ def test_the_table_has_one_row_per_cell_and_its_schema(tiny_study):
     # Retrain's own speed-up is 1; Retrain's extra seed is trained on D \ D_f only (no original)
     retrain = frame[frame["method"] == "retrain"]
     np.testing.assert_allclose(retrain["speedup"], 1.0)
+    # every method is timed against the Retrain cell of its request and seed (same settings, same run)
+    reference = retrain[retrain["seed"] == 0].set_index(["backbone", "setting", "ratio"])["unlearn_seconds"]
+    others = done[done["method"] != "retrain"]
+    assert (others["reference"] == "retrain").all()
+    np.testing.assert_array_equal(others["retrain_seconds"],
+                                  reference.loc[list(zip(others["backbone"], others["setting"], others["ratio"]))])
     assert retrain[retrain["seed"] == 1]["original_recall@20"].isna().all()
     assert retrain[retrain["seed"] == 0]["original_recall@20"].notna().all()
 
@@ -130,11 +149,48 @@ def test_a_killed_run_leaves_the_last_whole_table_and_resumes_the_rest(synthetic
         run_study(config, tmp_path, dataset=synthetic, progress=False)
     first = pd.read_csv(tmp_path / TABLE)
     assert len(first) == len(calls[0].cells) and sorted(p.name for p in tmp_path.iterdir()) == \
-        sorted([TABLE, TABLE + ".meta.json", "study.parquet"])        # no temporary file left behind
-    monkeypatch.setattr(runner, "run_group", real)
+        sorted([TABLE, TABLE + ".meta.json", "study.parquet"])
+
+    def counted(job):
+        resumed.append(job.group)
+        return real(job)
+
+    resumed: list = []
+    monkeypatch.setattr(runner, "run_group", counted)
     whole = run_study(config, tmp_path, dataset=synthetic, progress=False)
-    assert len(whole) == len(cells(config))
-    pd.testing.assert_frame_equal(whole.iloc[:0], first.iloc[:0], check_dtype=False)
+    assert len(whole) == len(cells(config)) and len(resumed) == len(groups(config)) - 1
+    assert calls[0] not in resumed                                      # the finished group is not run again
+    kept = whole.merge(first[list(KEY)], on=list(KEY))
+    pd.testing.assert_frame_equal(kept.reset_index(drop=True), order_columns(first), check_dtype=False)
+
+
+def test_a_kill_while_writing_leaves_the_previous_table(synthetic, tmp_path, monkeypatch):
+    config = StudyConfig(**{**TINY, "methods": ("retrain",), "backbones": ("bpr",)})
+    real_replace, renames = runner_os_replace(), []
+
+    def dies_on_the_second_write(src, dst):
+        if Path(dst).parent == tmp_path:
+            renames.append(dst)
+            if len(renames) == 5:            # the second save: after its metadata, before its tables
+                raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("rec_unlearn_lib.results.os.replace", dies_on_the_second_write)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path, dataset=synthetic, progress=False)
+    # the first table is whole; the second save's metadata is in place, its tables are not: the folder
+    # no longer matches its metadata, and the next run says so instead of taking a mixed table
+    assert len(pd.read_csv(tmp_path / TABLE)) == len(groups(config)[0].cells)
+    monkeypatch.setattr("rec_unlearn_lib.results.os.replace", real_replace)
+    with pytest.raises(StudyConfigError, match="does not match its metadata"):
+        run_study(config, tmp_path, dataset=synthetic, progress=False)
+    assert len(run_study(config, tmp_path, dataset=synthetic, progress=False, overwrite=True)) == len(cells(config))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def runner_os_replace():
+    import os
+    return os.replace
 
 
 def test_another_configuration_in_the_same_folder_is_refused(tiny_study, synthetic):
@@ -142,6 +198,28 @@ def test_another_configuration_in_the_same_folder_is_refused(tiny_study, synthet
     other = StudyConfig(**{**TINY, "seeds": (1,), "retrain_seeds": (0, 1), "methods": ("retrain",)})
     with pytest.raises(StudyConfigError, match="another configuration"):
         run_study(other, out, dataset=synthetic, progress=False)
+
+
+def test_overwrite_replaces_another_configuration(synthetic, tmp_path):
+    small = StudyConfig(**{**TINY, "methods": ("retrain",), "backbones": ("bpr",), "forget": (("random", 0.02),)})
+    run_study(small, tmp_path, dataset=synthetic, progress=False)
+    other = StudyConfig(**{**TINY, "methods": ("retrain",), "backbones": ("mf",), "forget": (("random", 0.02),)})
+    frame = run_study(other, tmp_path, dataset=synthetic, progress=False, overwrite=True)
+    assert set(frame["backbone"]) == {"mf"} and len(pd.read_csv(tmp_path / TABLE)) == len(cells(other))
+
+
+def test_a_solver_that_does_not_converge_gives_a_row_without_numbers(synthetic, tmp_path, monkeypatch):
+    def fails(self, rows):
+        raise SolverDidNotConverge(SolverResult(torch.zeros(1), "cg", False, 1, 2, 1.0, 1.0, 1.0, 0.0, 0.0))
+
+    monkeypatch.setattr(InfluenceUnlearning, "_forget_rows", fails)
+    config = StudyConfig(**{**TINY, "methods": ("retrain", "ifru"), "backbones": ("bpr",),
+                            "forget": (("random", 0.02),)})
+    frame = run_study(config, tmp_path, dataset=synthetic, progress=False).set_index("method")
+    assert frame.loc["ifru", "converged"] == 0 and np.isnan(frame.loc["ifru", "recall@20"])
+    assert np.isnan(frame.loc["ifru", "mia_auc"]) and frame.loc["ifru", "original_recall@20"] > 0
+    summary = summary_table(frame.reset_index(), "recall@20").set_index("method")
+    assert summary.loc["ifru", "converged"] == 0 and np.isnan(summary.loc["ifru", "gap_sd"])
 
 
 def test_the_ray_engine_gives_the_table_of_the_local_engine(synthetic, tmp_path):
@@ -164,6 +242,12 @@ def test_the_command_line_refuses_bad_forget_settings(capsys):
     with pytest.raises(SystemExit):
         main(["study", "--out", "x", "--forget", "random:1.5"])
     assert "must lie in (0, 1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["study", "--out", "x", "--forget", "everything:0.1"])
+    assert "unknown forget setting 'everything'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["study", "--out", "x", "--forget", "random:abc"])
+    assert "is not a number" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------- measures
@@ -187,6 +271,25 @@ def test_pair_ranks_by_hand():
     # above item 3: none; item 1 asked for is a candidate of its own pair and the best
     np.testing.assert_array_equal(ranks, [1, 2, 0, 0])
     np.testing.assert_array_equal(candidates, [3, 3, 3, 4])
+
+
+def test_pair_ranks_across_users_in_chunks_with_ties():
+    class TwoUsers(MF):
+        def __init__(self) -> None:
+            super().__init__(2, 4, 1, None)
+            with torch.no_grad():
+                self.user_emb.copy_(torch.tensor([[1.0], [-1.0]]))
+                self.item_emb.copy_(torch.tensor([[0.5], [0.9], [0.5], [0.7]]))
+
+    # user 0 scores 0.5, 0.9, 0.5, 0.7; user 1 the negatives; user 1 keeps item 0
+    exclude = Interactions(np.array([1]), np.array([0]), 2, 4)
+    users, items = np.array([1, 0, 1, 0, 1]), np.array([2, 0, 1, 3, 3])
+    ranks, candidates = pair_ranks(TwoUsers(), users, items, exclude, chunk=2)
+    # user 1, item 2 (-0.5): above it none of items 1, 3 (-0.9, -0.7); user 0, item 0 (0.5): items 1 and 3 above,
+    # item 2 tied (half); user 1, item 1 (-0.9): items 2 and 3 above; user 0, item 3: item 1 above; user 1, item 3:
+    # item 2 above
+    np.testing.assert_array_equal(ranks, [0.0, 2.5, 2.0, 1.0, 1.0])
+    np.testing.assert_array_equal(candidates, [3, 4, 3, 4, 3])
 
 
 def test_membership_auc_by_hand():
@@ -222,19 +325,29 @@ def test_influence_update_matches_exact_reoptimisation_on_a_regularised_mf():
 
 def test_noise_floor_and_gaps_by_hand():
     base = {"dataset": "d", "backbone": "bpr", "setting": "random", "ratio": 0.01, "converged": 1.0}
-    rows = [{**base, "method": "retrain", "seed": s, "recall@20": v, "original_recall@20": 0.5}
-            for s, v in enumerate([0.30, 0.32, 0.34])]
-    rows += [{**base, "method": "ifru", "seed": 0, "recall@20": 0.38, "original_recall@20": 0.5}]
+    rows = [{**base, "method": "retrain", "seed": s, "recall@20": v, "original_recall@20": 0.5, "unlearn_seconds": t}
+            for s, (v, t) in enumerate([(0.30, 1.0), (0.32, 4.0), (0.34, 3.0)])]
+    rows += [{**base, "method": "ifru", "seed": 0, "recall@20": 0.38, "original_recall@20": 0.5,
+              "unlearn_seconds": 1.5, "retrain_seconds": 1.0, "reference": "retrain"},
+             {**base, "method": "ubpr", "seed": 0, "recall@20": 0.30, "original_recall@20": 0.5,
+              "unlearn_seconds": 2.0, "retrain_seconds": 5.0, "reference": "matched"}]
     table = order_columns(pd.DataFrame(rows).assign(mia_auc=0.5, original_mia_auc=0.6, forgotten_percentile=0.4,
-                                                    original_forgotten_percentile=0.3, unlearn_seconds=1.0,
-                                                    retrain_seconds=2.0, speedup=2.0))
+                                                    original_forgotten_percentile=0.3))
     floor = noise_floor(table, "recall@20")
     assert floor["retrain_mean"].item() == pytest.approx(0.32) and floor["retrain_sd"].item() == pytest.approx(0.02)
     summary = summary_table(table, "recall@20").set_index("method")
     assert summary.loc["ifru", "gap_sd"] == pytest.approx(3.0)         # (0.38 - 0.32) / 0.02
     assert summary.loc["ifru", "original_gap_sd"] == pytest.approx(9.0)
     assert summary.loc["retrain", "gap_sd"] == pytest.approx(0.0)
-    assert speed_table(table).set_index("method").loc["ifru", "speedup"] == 2.0
+    speed = speed_table(table).set_index("method")
+    assert speed.loc["ifru", "speedup"] == 2.0           # against Retrain's median over its seeds, 3 s
+    assert speed.loc["ubpr", "speedup"] == 2.5           # against its matched Retrain, 5 s
     assert fidelity_table(table).empty                                   # no influence update was compared
     with pytest.raises(ValueError, match="at least two seeds"):
         noise_floor(table[table["seed"] == 0], "recall@20")
+    # a request of another protocol (no recall measured) is left out, not an error
+    attack = {**base, "setting": "attack", "method": "retrain", "seed": 0, "auc": 0.7}
+    mixed = order_columns(pd.concat([table, pd.DataFrame([attack])], ignore_index=True))
+    assert set(summary_table(mixed, "recall@20")["setting"]) == {"random"}
+    with pytest.raises(ValueError, match="no 'hr@10' column"):
+        summary_table(mixed, "hr@10")

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..forget import REQUESTS, check_ratio
+from ..config import check_seed
+from ..forget import check_ratio
 from ..models import MODELS, trainable_models
 from ..registry import Registry
 from ..settings import get_profile
@@ -125,10 +126,21 @@ class StudyConfig:
             METHODS.check(name)
         forget = tuple((FORGET_SETTINGS.check(s), check_ratio(r, f"the {s} setting's ratio")) for s, r in self.forget)
         object.__setattr__(self, "forget", forget)
-        if not self.seeds or not set(self.seeds) <= set(self.retrain_seeds):
-            raise ValueError(f"retrain_seeds {list(self.retrain_seeds)} must include every seed {list(self.seeds)}")
-        if self.epochs is not None and self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs}")
+        for name in ("seeds", "retrain_seeds"):
+            object.__setattr__(self, name, tuple(check_seed(seed) for seed in getattr(self, name)))
+        for name in ("backbones", "methods", "forget", "seeds", "retrain_seeds"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} repeat an entry: {list(values)}")
+        if not self.seeds:
+            raise ValueError("give at least one seed")
+        if len(self.retrain_seeds) < 2 or not set(self.seeds) <= set(self.retrain_seeds):
+            raise ValueError(f"retrain_seeds {list(self.retrain_seeds)} must hold at least two seeds (Retrain's "
+                             f"spread) and every seed of the methods {list(self.seeds)}")
+        if self.epochs is not None:
+            object.__setattr__(self, "epochs", int(self.epochs))
+            if self.epochs < 1:
+                raise ValueError(f"epochs must be a positive integer, got {self.epochs}")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly (lists for tuples): what the metadata file records and a resumed run must match."""
@@ -184,11 +196,13 @@ def cell_unsupported(backbone: str, method: str, setting: str) -> str | None:
 
 
 def cells(config: StudyConfig) -> list[Cell]:
-    """Every cell of the grid, in a fixed order (backbone, setting, ratio, method, seed)."""
+    """Every cell of the grid, in a fixed order (backbone, setting, ratio, method, seed), Retrain first among the
+    methods (the others' ``retrain_seconds`` are its seconds on the same request)."""
     out = []
+    methods = sorted(config.methods, key=lambda name: name != "retrain")
     for backbone in config.backbones:
         for setting, ratio in config.forget:
-            for method in config.methods:
+            for method in methods:
                 if cell_unsupported(backbone, method, setting) is None:
                     seeds = config.retrain_seeds if method == "retrain" else config.seeds
                     out += [Cell(backbone, method, setting, ratio, seed) for seed in seeds]

@@ -1,11 +1,13 @@
 r"""What the study measures beyond the papers' metrics: does the data leave, and how exact is the update.
 
-* :func:`pair_ranks`: where a model ranks given (user, item) pairs in the user's list of candidates
-  (every item but the user's remaining training items): 0 is the top;
+* :func:`pair_ranks`: where a model's scores rank given (user, item) pairs in the user's list of
+  candidates (every item but the user's remaining training items): 0 is the top;
 * :func:`forgetting_measures`: for a forget request, the forgotten items' mean percentile rank and the
   share of them still in the user's top 20, and a score-based membership-inference test: the AUC with
   which the rank tells forgotten interactions from never-seen held-out ones (0.5: no better than
-  chance; a model that learned the forgotten pairs ranks them higher than pairs it never saw);
+  chance; a model that learned the forgotten pairs ranks them higher than pairs it never saw). It
+  needs observed interactions: under IFRU's attack the forgotten rows are flipped labels, and it is
+  not measured;
 * :func:`update_fidelity`: the influence update :math:`\Delta_{IF}` against the true update
   :math:`\Delta_{true}`, both from a stationary point :math:`\hat\theta` of the full-batch training loss
   on :math:`\mathcal{D}`: :math:`\Delta_{true} = \theta^*(\mathcal{D}\setminus\mathcal{D}_f) - \hat\theta`,
@@ -26,7 +28,7 @@ from ..forget import ForgetRequest
 from ..influence import forget_rows, full_batch, minimize_full_batch, take_rows
 from ..interactions import Interactions
 from ..metrics import auc
-from ..models.base import EmbeddingModel, Recommender
+from ..models.base import EmbeddingModel, InnerProductModel
 
 if TYPE_CHECKING:
     from ..unlearning.ifru import InfluenceUnlearning
@@ -35,46 +37,49 @@ TOP_K = 20
 
 
 @torch.no_grad()
-def pair_ranks(model: Recommender, users: np.ndarray, items: np.ndarray, exclude: Interactions,
+def pair_ranks(model: InnerProductModel, users: np.ndarray, items: np.ndarray, exclude: Interactions,
                chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """``(ranks, candidates)``, int64 [k] each: how many of the user's candidate items score strictly above
-    the pair's item, and how many candidates there are (every item but the user's ``exclude`` items; the
-    pair's own item is always a candidate).
+    """``(ranks, candidates)`` [k] each: the pair's item's mid-rank among the user's candidate items (the number
+    scoring strictly above it plus half the number tied with it; float64) and how many candidates there are
+    (int64: every item but the user's ``exclude`` items; the pair's own item is always a candidate).
+
+    Scores are the model's own inner products of its final representations, also for a user left without
+    training data (whom the recommender itself would show the most popular items): the probe asks what the
+    parameters still hold, not what the fallback shows.
 
     Args:
-        model: any recommender (scored in eval mode, on its device).
+        model: a model scoring by inner products (its representations are read on its device).
         users, items: int [k], the pairs.
         exclude: the interactions whose items are not candidates (the training data the model keeps).
         chunk: pairs ranked at once (a [chunk, num_items] score matrix).
     """
     users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
-    ranks, candidates = np.zeros(len(users), np.int64), np.zeros(len(users), np.int64)
-    was_training = model.training
-    model.eval()
-    scorer, device = model.scorer(), model.device
+    ranks, candidates = np.zeros(len(users), np.float64), np.zeros(len(users), np.int64)
+    user_reps, item_reps = model.representations()
+    device = item_reps.device
     mask_csr = exclude.positives().to_csr()
     order = np.argsort(users, kind="stable")
     for start in range(0, len(order), chunk):
         pairs = order[start:start + chunk]
-        block, row = np.unique(users[pairs], return_inverse=True)
-        scores = scorer.full(torch.as_tensor(block, device=device))[torch.as_tensor(row, device=device)]
-        masked = torch.as_tensor(mask_csr[users[pairs]].toarray() > 0, device=device)       # [p, num_items]
+        scores = user_reps[torch.as_tensor(users[pairs], device=device)] @ item_reps.T               # [p, num_items]
+        masked = torch.as_tensor(mask_csr[users[pairs]].toarray() > 0, device=device)
         target_items = torch.as_tensor(items[pairs], device=device)[:, None]
         masked.scatter_(1, target_items, False)
-        above = (scores > scores.gather(1, target_items)) & ~masked
-        ranks[pairs] = above.sum(1).cpu().numpy()
+        target = scores.gather(1, target_items)
+        above = ((scores > target) & ~masked).sum(1)
+        tied = ((scores == target) & ~masked).sum(1) - 1                                          # not itself
+        ranks[pairs] = (above + 0.5 * tied).double().cpu().numpy()
         candidates[pairs] = (~masked).sum(1).cpu().numpy()
-    model.train(was_training)
     return ranks, candidates
 
 
-def forgetting_measures(model: Recommender, request: ForgetRequest, retain: Interactions,
+def forgetting_measures(model: InnerProductModel, request: ForgetRequest, retain: Interactions,
                         held_out: Interactions) -> dict[str, float]:
     """How visible the forgotten interactions still are to ``model``.
 
     Args:
         model: the model to probe (before or after forgetting).
-        request: the forgotten interactions, D_f.
+        request: the forgotten interactions, D_f (observed interactions: the ranking protocol).
         retain: D \\ D_f: its items are not candidates (neither model should recommend what the user keeps).
         held_out: never-trained interactions of the same id space (the test data): the membership
             test's negatives.

@@ -13,8 +13,9 @@ copy of it forgets, is evaluated on the test data (the full training set masked,
 here does) and probed by :func:`~.measures.forgetting_measures` before and after; the influence
 methods' updates are also compared with exact re-optimisation (:func:`~.measures.update_fidelity`).
 ``retrain_seconds`` is the seconds of Retrain with the method's own backbone settings and seed on the
-same request, in the same process on the same device; ``speedup`` is ``retrain_seconds /
-unlearn_seconds``.
+same request, in the same process on the same device: the Retrain cell's (``reference = retrain``), or,
+for a method whose backbone settings differ (UBPR's fixed triplets), a Retrain trained with them for it
+(``reference = matched``); ``speedup`` is ``retrain_seconds / unlearn_seconds``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ COLUMNS: tuple[str, ...] = KEY + (
     "original_forgotten_percentile", "original_forgotten_top20", "original_mia_auc",
     "delta_cosine", "delta_relative_error", "delta_norm_ratio", "score_cosine", "score_relative_error",
     "score_norm_ratio", "fidelity_converged",
-    "fit_seconds", "unlearn_seconds", "retrain_seconds", "speedup", "device", "device_name")
+    "fit_seconds", "unlearn_seconds", "retrain_seconds", "reference", "speedup", "device", "device_name")
 """Every row's columns besides the test metrics (``recall@K``, ``ndcg@K`` or ``auc``, ``auc0`` ..., each also
 as ``original_<metric>``, the model before forgetting); ``nan`` where a measure does not apply."""
 
@@ -93,22 +94,24 @@ def _make(config: StudyConfig, backbone: str, name: str, seed: int) -> Unlearnin
 
 
 class _References:
-    """Retrain's seconds per (backbone settings, request), trained on demand for a method whose settings
-    no Retrain cell of the group shares (UBPR's fixed triplets)."""
+    """Retrain's seconds per (backbone settings, request): recorded from the group's Retrain cells, or trained on
+    demand for a method whose settings no Retrain cell shares (UBPR's fixed triplets)."""
 
     def __init__(self, job: GroupJob, train: Interactions) -> None:
-        self.job, self.train, self.seconds = job, train, {}
+        self.job, self.train = job, train
+        self.seconds: dict[tuple[Any, ...], tuple[float, str]] = {}
 
     def record(self, method: UnlearningMethod, request: tuple[str, float], seconds: float) -> None:
-        self.seconds[(method.settings, request)] = seconds
+        self.seconds[(method.settings, request)] = (seconds, "retrain")
 
-    def get(self, method: UnlearningMethod, request: tuple[str, float], forget: ForgetRequest) -> float:
+    def get(self, method: UnlearningMethod, request: tuple[str, float], forget: ForgetRequest) -> tuple[float, str]:
+        """``(seconds, "retrain" or "matched")``."""
         key = (method.settings, request)
         if key not in self.seconds:
             reference = Retrain(method.backbone, method.profile, method.seed, method.device, settings=method.settings)
             with timed(method.device) as clock:
                 reference.fit(self.job.split, forget.split(self.train)[0])
-            self.seconds[key] = clock.seconds
+            self.seconds[key] = (clock.seconds, "matched")
         return self.seconds[key]
 
 
@@ -143,13 +146,15 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
             method = _make(config, cell.backbone, cell.method, cell.seed)
             with timed(method.device) as clock:
                 method.fit(split, retain)
-            row.update(converged=1.0, unlearn_seconds=clock.seconds, retrain_seconds=clock.seconds)
+            row.update(converged=1.0, unlearn_seconds=clock.seconds, retrain_seconds=clock.seconds,
+                       reference="retrain")
             model = method.model
         else:
             method, row["fit_seconds"] = fitted[cell.method]
             row.update(_metrics(method.model, split, request, "original_"))
-            row.update({"original_" + k: v for k, v in forgetting_measures(method.model, request, retain,
-                                                                           split.test).items()})
+            if split.protocol == "ranking":
+                row.update({"original_" + k: v for k, v in forgetting_measures(method.model, request, retain,
+                                                                               split.test).items()})
             work = copy.deepcopy(method)
             try:
                 result = work.forget(request)
@@ -160,15 +165,16 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
             row.update(converged=1.0, unlearn_seconds=result.seconds)
             if isinstance(method, Retrain):
                 references.record(method, request_key, result.seconds)
-            row["retrain_seconds"] = references.get(method, request_key, request)
+            row["retrain_seconds"], row["reference"] = references.get(method, request_key, request)
             if config.fidelity and isinstance(method, InfluenceUnlearning):
                 try:
                     row.update(update_fidelity(method, request))
-                except SolverDidNotConverge:
+                except (SolverDidNotConverge, ValueError):     # no solve at the optimum, or a zero exact update
                     row["fidelity_converged"] = 0.0
         row["speedup"] = row["retrain_seconds"] / row["unlearn_seconds"] if row["unlearn_seconds"] > 0 else np.nan
         row.update(_metrics(model, split, request))
-        row.update(forgetting_measures(model, request, retain, split.test))
+        if split.protocol == "ranking":        # the attack's flipped labels are no observed interactions
+            row.update(forgetting_measures(model, request, retain, split.test))
         rows.append(row)
     return rows
 
@@ -208,16 +214,30 @@ def _key(row: dict[str, Any] | pd.Series) -> tuple[Any, ...]:
     return tuple(float(row[k]) if k == "ratio" else int(row[k]) if k == "seed" else str(row[k]) for k in KEY)
 
 
-def _previous(path: Path, config: StudyConfig, overwrite: bool) -> tuple[pd.DataFrame | None, dict[str, Any]]:
-    if not path.exists():
+def _previous(path: Path, config: StudyConfig, engine: str, overwrite: bool) -> tuple[pd.DataFrame | None,
+                                                                                      dict[str, Any]]:
+    """The table of an earlier run of ``config`` in ``path`` and its metadata (``None, {}`` when there is none,
+    or it is replaced: its files are removed, so no old row can pass for a new one)."""
+    meta_path = path.with_name(path.name + ".meta.json")
+    if not path.exists() and not meta_path.exists():
         return None, {}
-    frame, meta = load_table(path)
-    if meta.get("config") != config.as_dict():
-        if not overwrite:
-            raise StudyConfigError(f"{path} holds a study of another configuration ({meta.get('config')}); "
-                                   f"choose another folder, or pass overwrite=True (--overwrite) to replace it")
-        return None, {}
-    return frame, meta
+    frame, meta = load_table(path) if path.exists() else (None, {})
+    if frame is not None and meta.get("config") == config.as_dict() and meta.get("engine") == engine:
+        keys = {_key({"dataset": config.dataset, **c.__dict__}) for c in cells(config)}
+        foreign = [k for k in (_key(r) for _, r in frame.iterrows()) if k not in keys]
+        if len(frame) == meta.get("rows") and not foreign:
+            return frame, meta
+        problem = (f"{path} does not match its metadata ({len(frame)} rows, {meta.get('rows')} recorded, "
+                   f"{len(foreign)} outside the grid)")
+    else:
+        problem = (f"{path.parent} holds a study of another configuration or engine ({meta.get('config')}, "
+                   f"engine {meta.get('engine')})")
+    if not overwrite:
+        raise StudyConfigError(f"{problem}; choose another folder, or pass overwrite=True (--overwrite) to "
+                               f"replace it")
+    for old in (path, meta_path, path.with_suffix(".parquet")):
+        old.unlink(missing_ok=True)
+    return None, {}
 
 
 def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = None, root: str | None = None,
@@ -235,11 +255,13 @@ def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = No
         command: the command line recorded in the metadata (default: this process's).
 
     Raises:
-        StudyConfigError: ``out`` holds a table of another configuration and ``overwrite`` is false.
+        StudyConfigError: ``out`` holds a table of another configuration or engine (timings of different
+            engines are not mixed in one table) and ``overwrite`` is false, or a table that does not match
+            its metadata.
     """
     runner = ENGINES[engine]
     path = Path(out) / TABLE
-    previous, meta = _previous(path, config, overwrite)
+    previous, meta = _previous(path, config, engine, overwrite)
     done = set() if previous is None else {_key(r) for _, r in previous.iterrows()}
     todo = [c for c in cells(config) if _key({"dataset": config.dataset, **c.__dict__}) not in done]
     frames = [] if previous is None else [previous]

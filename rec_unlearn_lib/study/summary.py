@@ -18,13 +18,23 @@ REQUEST: tuple[str, ...] = ("dataset", "backbone", "setting", "ratio")
 """The columns that name one request (the same for every method and seed)."""
 
 
+def measured(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of the requests where ``metric`` is measured (the requests of its protocol), failed runs included."""
+    if metric not in table:
+        raise ValueError(f"the study has no {metric!r} column; its metrics: "
+                         f"{', '.join(c for c in table.columns if '@' in c or c.startswith('auc'))}")
+    keep = table.groupby(list(REQUEST))[metric].transform(lambda values: values.notna().any())
+    return table[keep.astype(bool)]
+
+
 def noise_floor(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Retrain's ``metric`` per request: ``retrain_mean``, ``retrain_sd`` (sample standard deviation over its
-    seeds) and ``retrain_seeds``.
+    """Retrain's ``metric`` per request where it is measured: ``retrain_mean``, ``retrain_sd`` (sample standard
+    deviation over its seeds) and ``retrain_seeds``.
 
     Raises:
         ValueError: the table has no Retrain rows, or Retrain has fewer than two seeds for a request.
     """
+    table = measured(table, metric)
     retrain = table[(table["method"] == "retrain") & (table["converged"] == 1)]
     if retrain.empty:
         raise ValueError("the study has no Retrain rows: the noise floor needs Retrain with several seeds")
@@ -45,6 +55,7 @@ def summary_table(table: pd.DataFrame, metric: str,
     Retrain's mean in units of Retrain's seed spread; ``nan`` for a zero spread), ``original_gap_sd`` (the same
     for the model before forgetting: how far there was to go), ``converged`` (share of the method's seeds whose
     solver converged) and the means of ``extra``."""
+    table = measured(table, metric)
     floor = noise_floor(table, metric)
     columns = [metric, f"original_{metric}", "converged", *extra]
     means = table.groupby(list(REQUEST) + ["method"])[columns].mean().reset_index()
@@ -58,13 +69,22 @@ def summary_table(table: pd.DataFrame, metric: str,
 
 
 def speed_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Per backbone, method and setting: the median ``unlearn_seconds``, ``retrain_seconds`` and ``speedup``
-    over the ratios and seeds, and the number of runs (Retrain's own rows are its seconds to retrain)."""
+    """Per backbone, method and setting, over the ratios and seeds: the median ``unlearn_seconds``, the median
+    of the Retrain seconds each is compared with (``retrain_seconds``), their ratio ``speedup``, and the number
+    of runs. One Retrain run's time varies from seed to seed, so a method compared with the Retrain cells
+    (``reference == "retrain"``) is compared with their median over all of Retrain's seeds on the same request;
+    a method with a matched Retrain of its own backbone settings (UBPR's fixed triplets) with that run."""
     done = table[table["converged"] == 1]
-    return (done.groupby(["dataset", "backbone", "method", "setting"])
-            .agg(unlearn_seconds=("unlearn_seconds", "median"), retrain_seconds=("retrain_seconds", "median"),
-                 speedup=("speedup", "median"), runs=("unlearn_seconds", "size"))
-            .reset_index())
+    retrain = (done[done["method"] == "retrain"].groupby(list(REQUEST))["unlearn_seconds"].median()
+               .rename("retrain_median"))
+    done = done.join(retrain, on=list(REQUEST))
+    done = done.assign(compared=done["retrain_seconds"].where(done["reference"] == "matched", done["retrain_median"]))
+    out = (done.groupby(["dataset", "backbone", "method", "setting"])
+           .agg(unlearn_seconds=("unlearn_seconds", "median"), retrain_seconds=("compared", "median"),
+                runs=("unlearn_seconds", "size"))
+           .reset_index())
+    out.insert(out.columns.get_loc("runs"), "speedup", out["retrain_seconds"] / out["unlearn_seconds"])
+    return out
 
 
 def fidelity_table(table: pd.DataFrame) -> pd.DataFrame:

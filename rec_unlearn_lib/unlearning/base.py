@@ -190,7 +190,10 @@ class SingleModelMethod(UnlearningMethod):
 
     def at(self, model: Recommender) -> "SingleModelMethod":
         """A copy of this fitted method whose current model is ``model`` (same data, same settings), e.g. the
-        original moved to a stationary point; this method is not changed."""
+        original moved to a stationary point; this method is not changed.
+
+        The copy is shallow: it shares this method's data and settings, which every method's :meth:`forget`
+        replaces (``self._train = ...``, ``self._model = ...``) and never changes in place."""
         self._fitted(self._model)
         clone = copy.copy(self)
         clone._model = model
