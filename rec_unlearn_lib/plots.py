@@ -220,6 +220,7 @@ def accuracy_vs_time(summary: pd.DataFrame, metric: str) -> plt.Axes:
     sns.scatterplot(summary, x="unlearn_seconds", y=metric, hue="method", style="backbone", palette=palette(methods),
                     s=70, ax=ax)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())       # decade labels only: no overlapping minor labels
     ax.set_xlabel("seconds to forget (Retrain: to retrain), log scale")
     ax.set_ylabel(f"{metric} after forgetting")
     ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=9)
