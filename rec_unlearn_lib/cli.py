@@ -32,7 +32,7 @@ from .study import ENGINES, FORGET_SETTINGS, run_study, study_config
 from .timing import Stopwatch, timed
 from .training import train_backbone
 from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, TABLE3_METHODS, pretrained_embeddings, \
-    sharded_reproduction, unlearning_experiment
+    sharded_reproduction, sharding_caps, unlearning_experiment
 
 ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -193,8 +193,7 @@ def _method_options(args: argparse.Namespace) -> dict[str, Any]:
     if refused:
         verb = "does" if len(refused) == 1 else "do"
         raise ValueError(f"{', '.join(refused)} {verb} not apply to the method {args.method!r}")
-    if args.epochs and "sharding" in options:  # --epochs caps every training run of the method
-        given["sharding"] = {"partition_epochs": args.epochs, "agg_epochs": args.epochs}
+    given.update(sharding_caps(args.method, args.epochs))   # --epochs caps every training run of the method
     return given
 
 

@@ -40,10 +40,11 @@ from ..influence import SolverDidNotConverge
 from ..interactions import Interactions
 from ..registry import Registry
 from ..results import device_name, load_table, run_metadata, save_table
+from ..settings import default_dataset, get_profile
 from ..splits import Split, make_split
 from ..timing import Stopwatch, timed
-from ..unlearning import METHODS, InfluenceUnlearning, Retrain, UnlearningMethod
-from .grid import FORGET_SETTINGS, Group, StudyConfig, cells, groups, method_options
+from ..unlearning import METHODS, InfluenceUnlearning, Retrain, UnlearningMethod, sharding_caps
+from .grid import FORGET_SETTINGS, FULL_FORGET, QUICK_FORGET, Group, StudyConfig, cells, groups, method_options
 from .measures import forgetting_measures, update_fidelity
 
 TABLE = "study.csv"
@@ -87,9 +88,7 @@ def _metrics(model: Any, split: Split, request: ForgetRequest, prefix: str = "")
 
 def _make(config: StudyConfig, backbone: str, name: str, seed: int) -> UnlearningMethod:
     overrides = {} if config.epochs is None else {"epochs": config.epochs}
-    options = method_options(name, backbone)
-    if config.epochs is not None and "sharding" in METHODS[name].options:
-        options["sharding"] = {"partition_epochs": config.epochs, "agg_epochs": config.epochs}
+    options = {**method_options(name, backbone), **sharding_caps(name, config.epochs)}
     return METHODS[name](backbone, profile=config.profile, seed=seed, device=config.device, **options, **overrides)
 
 
@@ -295,8 +294,6 @@ def study_config(profile: str | None = None, dataset: str | None = None, device:
                  **fields: Any) -> StudyConfig:
     """A :class:`~.grid.StudyConfig` with the profile's data set and forget settings where not given, on the
     GPU when there is one (``device`` is stored by kind: ``cpu`` or ``cuda``)."""
-    from ..settings import default_dataset, get_profile
-    from .grid import FULL_FORGET, QUICK_FORGET
     profile = get_profile(profile)
     fields.setdefault("forget", QUICK_FORGET if profile == "quick" else FULL_FORGET)
     return StudyConfig(profile=profile, dataset=dataset or default_dataset(profile),

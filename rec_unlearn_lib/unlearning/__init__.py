@@ -21,7 +21,7 @@ from typing import Any
 
 from .aggregation import (AGGREGATIONS, Aggregator, AttentionAggregator, FrozenEmbeddings, MeanAggregator,
                           StaticAggregator, make_aggregator)
-from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnResult, one_at_a_time
+from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnResult, one_at_a_time, sharding_caps
 from .experiment import ForgettingReport, measure_forgetting, unlearning_experiment
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
@@ -47,5 +47,5 @@ __all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingRepor
            "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
            "PAPER_TABLE3_ML1M", "PAPER_TABLE4_ML1M", "TABLE3_BACKBONES", "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
            "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "percent",
-           "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "train_shard",
+           "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "sharding_caps", "train_shard",
            "table3_beside_paper", "table4_beside_paper", "ubpr_reproduction", "ubpr_table3", "unlearning_experiment", "user_erasure_pnpr"]

@@ -214,6 +214,14 @@ METHODS: Registry[type[UnlearningMethod]] = Registry("unlearning method")
 """The unlearning methods by name; a method joins the command line and the study by registering here."""
 
 
+def sharding_caps(method: str, epochs: int | None) -> dict[str, Any]:
+    """``{"sharding": ...}`` capping a sharded method's partition pre-training and aggregator at ``epochs`` (the
+    backbone's own ``epochs`` caps its sub-models), or ``{}`` for another method or ``epochs=None``."""
+    if epochs is None or "sharding" not in METHODS[method].options:
+        return {}
+    return {"sharding": {"partition_epochs": epochs, "agg_epochs": epochs}}
+
+
 def _forget_batch(method: UnlearningMethod, request: ForgetRequest) -> list[UnlearnResult]:
     return [method.forget(request)]
 
