@@ -35,7 +35,7 @@ from . import diagnostics, influence, results, study, unlearning
 from .config import default_device, set_seed
 from .data import Dataset, MalformedDataError, load_dataset
 from .evaluation import evaluate
-from .forget import ForgetRequest, ForgetRequestError, attack
+from .forget import ForgetRequest, ForgetRequestError, attack, attack_series
 from .interactions import Interactions
 from .models import build_model
 from .registry import Registry, UnknownChoiceError
@@ -49,7 +49,7 @@ from .training import TrainResult, fit, train_backbone
 
 __all__ = ["BackboneSettings", "Dataset", "DatasetNotFoundError", "ForgetRequest", "ForgetRequestError",
            "Interactions", "MalformedDataError", "Registry", "Runtime", "ShardingSettings", "Split", "TrainConfig",
-           "TrainResult", "UnknownChoiceError", "__version__", "attack", "backbone_settings", "build_model",
+           "TrainResult", "UnknownChoiceError", "__version__", "attack", "attack_series", "backbone_settings", "build_model",
            "default_device", "diagnostics", "evaluate", "fit", "get_profile", "influence", "load_dataset", "locate", "make_split",
            "notebook", "parallel", "plots", "results", "set_seed", "sharding_settings", "study", "synthetic_dataset", "timed", "train_backbone",
            "unlearning"]

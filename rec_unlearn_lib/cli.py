@@ -31,14 +31,14 @@ from .splits import PROTOCOLS, make_split
 from .study import ENGINES, FORGET_SETTINGS, run_study, study_config
 from .timing import Stopwatch, timed
 from .training import train_backbone
-from .unlearning import AGGREGATIONS, METHODS, MODES, PARTITIONS, TABLE3_METHODS, pretrained_embeddings, \
+from .unlearning import AGGREGATIONS, CURVATURES, METHODS, MODES, PARTITIONS, TABLE3_METHODS, pretrained_embeddings, \
     sharded_reproduction, sharding_caps, unlearning_experiment
 
 ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "num_shards": ("shards", int), "partition": ("partition", str), "aggregation": ("aggregation", str),
     "ratios": ("ratios", tuple), "solver": ("solver", str), "solver_options": ("damping", lambda d: {"damping": d}),
-    "relative_damping": ("relative_damping", float),
+    "relative_damping": ("relative_damping", float), "curvature": ("curvature", str),
 }
 """Method-specific options: constructor keyword (see ``UnlearningMethod.options``) -> (argparse dest, conversion)."""
 
@@ -329,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     unlearn.add_argument("--relative-damping", type=_positive_float, default=None,
                          help="influence methods on MF: mu as a multiple of the Hessian's mean diagonal entry "
                               "(UBPR's default: 1)")
+    unlearn.add_argument("--curvature", choices=CURVATURES, default=None,
+                         help="influence methods: hessian (the papers') or gauss-newton (MF only: positive "
+                              "semi-definite, for models stopped away from a minimum)")
     unlearn.add_argument("--ratios", type=_unit, nargs="+", default=None,
                          help="influence methods: pruning ratios a_0 .. a_K in (0, 1] (default: the method's own)")
     _common(unlearn)

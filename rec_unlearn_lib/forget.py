@@ -16,7 +16,7 @@ requested pair must be there, none twice) and returns the retain and forget part
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -146,11 +146,29 @@ def attack(train: Interactions, ratio: float | None = None, seed: int = 0,
     """
     if train.labels is None:
         raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
-    request = ForgetRequest.random(train, ratio, seed, count)
-    rows = request.rows(train)
+    return _flip(train, ForgetRequest.random(train, ratio, seed, count).rows(train))
+
+
+def _flip(train: Interactions, rows: np.ndarray) -> tuple[Interactions, ForgetRequest]:
+    """``train`` with the labels of ``rows`` (sorted) flipped, and the attack request naming those rows."""
     flipped = train.labels.copy()
     flipped[rows] = 1.0 - flipped[rows]
-    return train.with_labels(flipped), ForgetRequest(request.users, request.items, "attack")
+    return train.with_labels(flipped), ForgetRequest(train.users[rows], train.items[rows], "attack")
+
+
+def attack_series(train: Interactions, ratios: Sequence[float], seed: int = 0) -> list[tuple[Interactions, ForgetRequest]]:
+    """:func:`attack` at several ratios with *nested* flipped sets (as IFRU's data script cuts them): one
+    seeded permutation of the rows, the first ``round(ratio * len(train))`` flipped, so the set of a smaller
+    ratio lies inside that of every larger one.
+
+    Returns:
+        ``(poisoned_train, request)`` per ratio, in the order of ``ratios``.
+    """
+    if train.labels is None:
+        raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
+    order = np.random.default_rng(seed).permutation(len(train))
+    return [_flip(train, np.sort(order[:sample_size(ratio, None, len(train), "training interactions")]))
+            for ratio in ratios]
 
 
 def _random_request(train: Interactions, ratio: float | None, count: int | None,

@@ -52,10 +52,11 @@ def test_unlearn_rejects_bad_input(data_root):
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and proc.stdout == ""
 
 
-@pytest.mark.parametrize("method", ["ifru", "scif"])
-def test_unlearn_influence_methods_on_the_attack_setting(data_root, method):
+@pytest.mark.parametrize("method, curvature", [("ifru", ["--damping", "0.05"]), ("scif", ["--damping", "0.05"]),
+                                               ("ifru", ["--curvature", "gauss-newton", "--relative-damping", "1"])])
+def test_unlearn_influence_methods_on_the_attack_setting(data_root, method, curvature):
     args = ["--dataset", "ml-100k", "--model", "mf", "--method", method, "--protocol", "labelled", "--profile", "quick",
-            "--epochs", "2", "--emb-dim", "8", "--forget-mode", "attack", "--forget-ratio", "0.01", "--damping", "0.05"]
+            "--epochs", "2", "--emb-dim", "8", "--forget-mode", "attack", "--forget-ratio", "0.01", *curvature]
     proc = _run(args, data_root)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -64,6 +65,7 @@ def test_unlearn_influence_methods_on_the_attack_setting(data_root, method):
     assert set(out["completeness"]) == {"auc0", "auc1", "auc2", "mean"}
     assert {"find", "rhs", "solve", "apply", "retrain"} <= set(out["seconds"])
     assert out["solver"] == "cg" and out["spillover"] == (method == "ifru")
+    assert out["curvature"] == ("gauss-newton" if "gauss-newton" in curvature else "hessian")
 
 
 def test_method_options_that_do_not_apply_are_refused(data_root):

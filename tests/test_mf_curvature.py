@@ -79,3 +79,22 @@ def test_only_mf_with_a_pointwise_or_pairwise_loss_has_a_closed_form():
     with pytest.raises(TypeError, match="closed-form curvature needs MF"):
         MFCurvature(build_model("wmf", 4, 5), {})
     torch.testing.assert_close(block_jacobi(torch.zeros(2, 2, 2))(torch.arange(4.0)), torch.arange(4.0))
+
+
+@pytest.mark.parametrize("pair_matrices", [True, False])
+def test_gauss_newton_is_the_hessian_without_residuals_and_positive_semi_definite(pair_matrices):
+    model, batch = _model("bce")
+    problem = recommender_problem(model, batch, users=np.array([0, 2, 5]), items=np.array([1, 3, 4, 8]))
+    gauss_newton = MFCurvature(model, batch, pair_matrices, gauss_newton=True).problem_hvp(problem)
+    with torch.no_grad():                         # labels equal to the model's own probabilities: f' = 0 on every row
+        fitted = {**batch, "labels": torch.sigmoid((model.user_emb[batch["users"]] * model.item_emb[batch["items"]]).sum(1))}
+    hessian_at_zero_residual = MFCurvature(model, fitted, pair_matrices).problem_hvp(problem)
+    explicit = torch.stack([gauss_newton(e) for e in torch.eye(problem.num_params, dtype=torch.float64)], 1)
+    generator = torch.Generator().manual_seed(4)
+    for _ in range(3):
+        v = torch.randn(problem.num_params, dtype=torch.float64, generator=generator)
+        torch.testing.assert_close(gauss_newton(v), hessian_at_zero_residual(v), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(explicit, explicit.T)
+    assert torch.linalg.eigvalsh(explicit).min() > -1e-12                  # PSD, where the Hessian is not
+    hessian = problem.explicit_hessian()
+    assert torch.linalg.eigvalsh(hessian).min() < 0

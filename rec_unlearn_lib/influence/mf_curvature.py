@@ -63,20 +63,25 @@ def supports_closed_form(model: EmbeddingModel) -> bool:
 
 
 class MFCurvature:
-    """The Hessian of MF's mean loss over ``batch`` at the model's current parameters, in closed form.
+    r"""The Hessian of MF's mean loss over ``batch`` at the model's current parameters, in closed form.
 
     Args:
         model: an MF with a BCE or BPR objective.
         batch: D as one batch (:func:`~.recommender.full_batch`), ``n`` rows.
         pair_matrices: compute through ``[U, I]`` matrices (``True``), row by row (``False``), or
             decide by size (``None``: matrices up to :data:`PAIR_MATRIX_MAX_ENTRIES` pairs).
+        gauss_newton: drop the residual term :math:`f'_t\,\nabla^2 x_t` and keep
+            :math:`\frac1n\sum_t f''_t\nabla x_t\nabla x_t^\top` (plus L2): the generalised Gauss-Newton
+            matrix, positive semi-definite wherever the model stopped (Martens 2010). It equals the Hessian
+            where every residual :math:`f'_t` vanishes and has the same diagonal blocks.
 
     Raises:
         TypeError: another model or loss (LightGCN mixes rows through the graph; WMF is not per row).
     """
 
     @torch.no_grad()
-    def __init__(self, model: EmbeddingModel, batch: Batch, pair_matrices: bool | None = None) -> None:
+    def __init__(self, model: EmbeddingModel, batch: Batch, pair_matrices: bool | None = None,
+                 gauss_newton: bool = False) -> None:
         if not supports_closed_form(model):
             raise TypeError(f"closed-form curvature needs MF with BCE or BPR, got {type(model).__name__} with "
                             f"{type(model.objective).__name__}")
@@ -97,6 +102,8 @@ class MFCurvature:
             self.a = self.a - Q.index_select(0, self.negatives)
         x = (self.p * self.a).sum(1)
         self.f1 = (-torch.sigmoid(-x) if self.pairwise else torch.sigmoid(x) - batch["labels"][order]) / self.n
+        if gauss_newton:
+            self.f1 = torch.zeros_like(self.f1)
         self.f2 = torch.sigmoid(x) * torch.sigmoid(-x) / self.n
         count_u = torch.bincount(self.users, minlength=self.num_users)
         count_i = torch.bincount(self.items, minlength=self.num_items)

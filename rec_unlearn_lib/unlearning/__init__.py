@@ -8,6 +8,7 @@
 * :mod:`.aggregation`: mean, static and attention aggregators (RecEraser Eq. 5-8);
 * :mod:`.sharded`: :class:`SISA`, :class:`RecEraser` and the general :class:`ShardedUnlearning`;
 * :mod:`.ifru`: :class:`IFRU` and :class:`SCIF`, one influence-function step (:class:`InfluenceUnlearning`);
+* :mod:`.ifru_tables`: IFRU's attack-setting evaluation (Table 2 with the completeness coefficient, seconds);
 * :mod:`.ubpr`: :class:`UBPR`, the same step over BPR's fixed triplets, every embedding row;
 * :mod:`.ubpr_tables`: UBPR's Table 3 with Retrain's seed spread, and its figures' measurements;
 * :mod:`.reproduction`: RecEraser's Tables 3 and 4 (quality; seconds per deletion);
@@ -30,7 +31,9 @@ from .reproduction import (PAPER_TABLE3_ML1M, PAPER_TABLE4_ML1M, TABLE3_BACKBONE
 from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
-from .ifru import IFRU, SCIF, InfluenceUnlearning, averaged_labels  # registered after the exact methods
+from .ifru import CURVATURES, IFRU, SCIF, InfluenceUnlearning, averaged_labels  # registered after the exact methods
+from .ifru_tables import (AUCS, IFRU_RATIOS, IFRU_VARIANTS, PAPER_TABLE2_AMAZON, PAPER_TABLE3_SECONDS,
+                          completeness_table, ifru_reproduction, ifru_speed_table)
 from .ubpr import UBPR
 from .ubpr_tables import (UBPR_KS, UBPR_METHODS, UBPR_RATIOS, percent, ubpr_reproduction, ubpr_table3,
                           user_erasure_pnpr)
@@ -41,7 +44,8 @@ def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMe
     return METHODS[name](backbone, **kwargs)
 
 
-__all__ = ["AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
+__all__ = ["AUCS", "CURVATURES", "IFRU_RATIOS", "IFRU_VARIANTS", "PAPER_TABLE2_AMAZON", "PAPER_TABLE3_SECONDS", "completeness_table",
+           "ifru_reproduction", "ifru_speed_table", "AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",

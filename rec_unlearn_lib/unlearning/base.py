@@ -199,6 +199,22 @@ class SingleModelMethod(UnlearningMethod):
         clone._model = model
         return clone
 
+    def adopt(self, fitted: "SingleModelMethod") -> "SingleModelMethod":
+        """Take over the fitted state of ``fitted`` (its split, data, model and training result) instead of
+        training: e.g. IFRU and SCIF unlearning one and the same original model. Returns ``self``.
+
+        Raises:
+            ValueError: the two methods differ in backbone, settings, seed or device (the model would not be
+                the one that this method's own :meth:`fit` trains).
+        """
+        mine, theirs = (self.backbone, self.settings, self.runtime), (fitted.backbone, fitted.settings, fitted.runtime)
+        if mine != theirs:
+            raise ValueError(f"{type(self).__name__} cannot adopt a model trained with other settings: "
+                             f"{theirs} != {mine}")
+        self._split, self._train, self._model = fitted.split, fitted.train, fitted.model
+        self.result, self.fit_seconds = fitted.result, dict(fitted.fit_seconds)
+        return self
+
     def _train_backbone(self, train: Interactions) -> tuple[Recommender, TrainResult]:
         """The backbone trained from scratch on ``train`` with the method's settings and seed."""
         model = make_backbone(self.backbone, self.split.num_users, self.split.num_items, self.settings, self.seed)

@@ -51,6 +51,10 @@ from ..timing import timed
 from .base import METHODS, SingleModelMethod
 
 
+CURVATURES: tuple[str, ...] = ("hessian", "gauss-newton")
+"""The curvature matrices the influence step can solve with (see :class:`InfluenceUnlearning`)."""
+
+
 class InfluenceUnlearning(SingleModelMethod):
     """Forget by one influence-function step on a pruned set of embedding rows.
 
@@ -64,6 +68,9 @@ class InfluenceUnlearning(SingleModelMethod):
         relative_damping: if given, the solver's damping is this times the mean diagonal entry of
             :math:`H` over phi (Levenberg-Marquardt's scale: the same value means the same on every
             data set); needs ``closed_form`` on MF. ``None``: ``solver_options["damping"]`` (default 0).
+        curvature: ``hessian`` (the paper's :math:`H`) or ``gauss-newton`` (MF with ``closed_form`` only: the
+            positive semi-definite generalised Gauss-Newton matrix, which an early-stopped model's Hessian is
+            not; :class:`~rec_unlearn_lib.influence.MFCurvature`). Not in the paper.
         closed_form: for MF, Hessian-vector products in closed form
             (:class:`~rec_unlearn_lib.influence.MFCurvature`) instead of autograd's double backward, and CG
             preconditioned by the Hessian's diagonal blocks (:func:`~rec_unlearn_lib.influence.block_jacobi`):
@@ -77,13 +84,14 @@ class InfluenceUnlearning(SingleModelMethod):
     """
 
     name = "influence"
-    options = ("ratios", "spillover", "solver", "solver_options", "relative_damping", "closed_form")
+    options = ("ratios", "spillover", "solver", "solver_options", "relative_damping", "curvature", "closed_form")
     DEFAULT_RATIOS: dict[str, tuple[float, ...] | None] = {"mf": (1.0, 1.0), "bpr": (1.0, 1.0), "lightgcn": (1.0, 0.6)}
 
     def __init__(self, backbone: str = "mf", profile: str | None = None, seed: int = 0,
                  device: str | torch.device | None = None, *, ratios: Sequence[float] | None = None,
                  spillover: bool = True, solver: str = "cg", solver_options: dict[str, Any] | None = None,
-                 relative_damping: float | None = None, closed_form: bool = True, **kwargs: Any) -> None:
+                 relative_damping: float | None = None, curvature: str = "hessian", closed_form: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(backbone, profile, seed, device, **kwargs)
         objective = self.settings.objective or MODELS[backbone].objective
         if objective == "wmf":
@@ -101,6 +109,11 @@ class InfluenceUnlearning(SingleModelMethod):
             if not closed_form or "damping" in self.solver_options:
                 raise ValueError("give either relative_damping (with closed_form) or an absolute damping")
         self.relative_damping = relative_damping
+        if curvature not in CURVATURES:
+            raise ValueError(f"unknown curvature {curvature!r}: choose one of {', '.join(CURVATURES)}")
+        if curvature == "gauss-newton" and not (closed_form and backbone in ("mf", "bpr")):
+            raise ValueError("the Gauss-Newton curvature is implemented for MF with closed_form=True")
+        self.curvature = curvature
         self.last_solve = None
 
     @classmethod
@@ -111,7 +124,8 @@ class InfluenceUnlearning(SingleModelMethod):
 
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
-                "solver": self.solver, "relative_damping": self.relative_damping, "closed_form": self.closed_form}
+                "solver": self.solver, "relative_damping": self.relative_damping, "curvature": self.curvature,
+                "closed_form": self.closed_form}
 
     def moved_rows(self, batch: Batch, train: Interactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(users, items)``: the embedding rows the update moves (:math:`\\phi`): IFRU's pruning with
@@ -147,7 +161,7 @@ class InfluenceUnlearning(SingleModelMethod):
         options = dict(self.solver_options)
         with timed(self.device) as prepare:
             if self.closed_form and supports_closed_form(model) and mask.any():
-                curvature = MFCurvature(model, batch)
+                curvature = MFCurvature(model, batch, gauss_newton=self.curvature == "gauss-newton")
                 blocks = curvature.problem_blocks(problem)
                 if self.relative_damping is not None:
                     options["damping"] = self.relative_damping * float(blocks.diagonal(dim1=1, dim2=2).mean())
@@ -213,6 +227,9 @@ class SCIF(InfluenceUnlearning):
 
     def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
                     train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:
+        if "labels" not in batch:
+            raise ValueError(f"SCIF replaces labels: train {self.backbone!r} with objective='bce' on labelled data "
+                             f"(this model is trained with {self.settings.objective or MODELS[self.backbone].objective})")
         averaged = dict(zip(train.keys[rows].tolist(), averaged_labels(train, rows).tolist()))
         forgotten = take_rows(batch, mask)
         keys = train.pair_keys(forgotten["users"], forgotten["items"]).tolist()
