@@ -123,3 +123,15 @@ def test_completeness_and_speed_by_hand() -> None:
     assert speed.loc[("mf", 0.02, "ifru"), "speed-up"] == pytest.approx(20 / 0.5)
     with pytest.raises(ValueError, match="'original' and 'retrain'"):
         completeness_table(rows[rows.method != "original"])
+
+
+def test_a_reports_completeness_is_the_same_coefficient_by_hand() -> None:
+    from rec_unlearn_lib.unlearning import ForgettingReport
+    metrics = {"original": {"auc0": 0.6, "auc1": 0.5}, "unlearned": {"auc0": 0.66, "auc1": 0.7},
+               "retrain": {"auc0": 0.7, "auc1": 0.5}}
+    report = ForgettingReport("ifru", "batch", [], metrics, {}, "cpu")
+    out = report.completeness()
+    assert out["auc0"] == pytest.approx(0.6) and np.isnan(out["auc1"])        # Retrain did not move AUC1
+    assert out["mean"] == pytest.approx(0.6)                                  # over the metrics where it is defined
+    assert ForgettingReport("ifru", "batch", [], {k: metrics[k] for k in ("original", "unlearned")}, {},
+                            "cpu").completeness() == {}

@@ -34,6 +34,19 @@ from .base import MODES, UnlearningMethod, UnlearnResult
 from .retrain import Retrain
 
 
+def completeness(value: pd.Series | pd.DataFrame, original: pd.Series, retrain: pd.Series) -> pd.Series | pd.DataFrame:
+    """IFRU's completeness coefficient (Section 4.2.1), ``(value - original) / (retrain - original)`` per metric
+    (1: as Retrain; 0: as before forgetting; ``nan`` where Retrain does not move the metric).
+
+    Args:
+        value: one method's metrics (a Series indexed by metric), or several methods' (rows of a frame whose
+            columns are the metrics).
+        original, retrain: the metrics before forgetting and of Retrain, indexed by metric.
+    """
+    gain = retrain - original
+    return (value - original) / gain.where(gain != 0)
+
+
 @dataclass
 class ForgettingReport:
     """What forgetting one request cost and changed.
@@ -75,11 +88,10 @@ class ForgettingReport:
         """
         if "retrain" not in self.metrics:
             return {}
-        original, unlearned, retrain = (self.metrics[k] for k in ("original", "unlearned", "retrain"))
-        ratio = {k: (unlearned[k] - original[k]) / (retrain[k] - original[k]) if retrain[k] != original[k]
-                 else float("nan") for k in original}
-        finite = [v for v in ratio.values() if np.isfinite(v)]
-        return {**ratio, "mean": float(np.mean(finite)) if finite else float("nan")}
+        original, unlearned, retrain = (pd.Series(self.metrics[k], dtype=float)
+                                        for k in ("original", "unlearned", "retrain"))
+        ratio = completeness(unlearned, original, retrain[original.index])
+        return {**{k: float(v) for k, v in ratio.items()}, "mean": float(ratio.mean())}
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly dict (what the command line prints)."""

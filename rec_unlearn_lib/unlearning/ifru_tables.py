@@ -21,6 +21,7 @@ from ..influence import SolverDidNotConverge
 from ..splits import Split
 from ..timing import timed
 from .base import METHODS, SingleModelMethod
+from .experiment import completeness
 from .retrain import Retrain
 
 AUCS: tuple[str, ...] = ("auc0", "auc1", "auc2")
@@ -157,8 +158,8 @@ def completeness_table(rows: pd.DataFrame, by: Sequence[str] = ("backbone",)) ->
         methods = group.droplevel(list(range(len(by))))
         if not {"original", "retrain"} <= set(methods.index):
             raise ValueError(f"{key}: completeness needs both 'original' and 'retrain' rows")
-        gain = methods.loc["retrain", list(AUCS)] - methods.loc["original", list(AUCS)]
-        ratio = (methods[list(AUCS)] - methods.loc["original", list(AUCS)]) / gain.where(gain != 0)
+        aucs = methods[list(AUCS)]
+        ratio = completeness(aucs, aucs.loc["original"], aucs.loc["retrain"])
         ratio.columns = [f"completeness {m}" for m in AUCS]
         ratio["completeness"] = ratio.mean(axis=1)
         out.append(pd.concat([group, ratio.set_axis(group.index)], axis=1))
