@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make book   set up (if needed) and build the book, executing every notebook (quick profile)
+#   make book   set up (if needed) and build the book, executing every notebook (quick profile),
+#               then a reveal.js slide deck per chapter in _build/html/slides/ (needs Node.js's npm)
 #   make test   set up (if needed) and run all tests: unit tests and nbval over notebooks/
 # Other targets: make setup, make bench, make clean, and
 #   make check-book   after `make book`: the tests over the built pages (tests/test_book_html.py,
@@ -27,7 +28,9 @@ ifneq ($(wildcard ../shared/data),)
 export REC_UNLEARN_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup test book check-book pdf bench clean
+SLIDE_ASSETS := node_modules/.package-lock.json
+
+.PHONY: setup test book slides check-book pdf bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +44,17 @@ setup: $(VENV)/.installed
 test: setup
 	$(PY) -m pytest
 
-book: setup
+book: setup $(SLIDE_ASSETS)
 	TQDM_DISABLE=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) scripts/make_slides.py build _build/jupyter_execute/notebooks _build/html
+
+# the decks again, from the executed notebooks of the last `make book`
+slides: setup $(SLIDE_ASSETS)
+	$(PY) scripts/make_slides.py build _build/jupyter_execute/notebooks _build/html
+
+# reveal.js and RequireJS for the decks, as package-lock.json pins them (Node.js's npm)
+$(SLIDE_ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 check-book: setup
 	REC_UNLEARN_REQUIRE_BOOK=1 $(PY) -m pytest tests/test_book_html.py -p no:cacheprovider -o addopts=""
@@ -56,4 +68,4 @@ bench: setup
 	$(PY) -m rec_unlearn_lib bench
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache node_modules

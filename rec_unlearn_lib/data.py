@@ -4,18 +4,21 @@ Where the files come from (a data root such as ``REC_UNLEARN_DATA=../shared/data
 or a download into the cache) is :mod:`rec_unlearn_lib.sources`' job; this module
 only reads the layouts the public sources publish:
 
-=================== ============================================================
-``ml-100k``         GroupLens ``u.data`` (user, item, rating, time; tabs) and
-                    ``u.item`` (pipe-separated, latin-1: id, title, ...).
-``ml-1m``           GroupLens ``ratings.dat`` and ``movies.dat`` (``::``-separated).
-``receraser-ml-1m`` RecEraser's ``train.txt``/``test.txt``: one line per user,
-                    ``user item item ...`` (ids from 0). Also the layout of
-                    LightGCN's ``yelp2018``, ``gowalla`` and ``amazon-book``.
-``lastfm``          LightGCN-PyTorch's ``data1.txt``/``test1.txt``:
-                    user, item, listen count (tabs, ids from 1).
-``ncf-ml-1m``,      NCF's ``*.train.rating``/``*.test.rating`` (user, item, rating,
-``ncf-pinterest-20`` time; tabs) and ``*.test.negative`` (99 negatives per test user).
-=================== ============================================================
+==================== ============================================================
+name                 layout
+==================== ============================================================
+``ml-100k``          GroupLens ``u.data`` (user, item, rating, time; tabs) and
+                     ``u.item`` (pipe-separated, latin-1: id, title, ...).
+``ml-1m``            GroupLens ``ratings.dat`` and ``movies.dat`` (``::``-separated).
+``receraser-ml-1m``  RecEraser's ``train.txt``/``test.txt``: one line per user,
+                     ``user item item ...`` (ids from 0). Also the layout of
+                     LightGCN's ``yelp2018``, ``gowalla`` and ``amazon-book``.
+``lastfm``           LightGCN-PyTorch's ``data1.txt``/``test1.txt``:
+                     user, item, listen count (tabs, ids from 1).
+``ncf-ml-1m``        NCF's ``*.train.rating``/``*.test.rating`` (user, item, rating,
+                     time; tabs) and ``*.test.negative`` (99 negatives per test user).
+``ncf-pinterest-20`` The same layout as ``ncf-ml-1m``.
+==================== ============================================================
 
 Raw ids are re-indexed densely (``0 .. n-1``, in sorted raw-id order) and the maps
 are kept both ways, so a notebook can turn a dense item id back into a movie title.

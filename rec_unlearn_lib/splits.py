@@ -1,16 +1,16 @@
 """Seeded train/valid/test splits for the book's three evaluation protocols.
 
-=============  ==============================================  =======================
-protocol       split                                           metrics
-=============  ==============================================  =======================
+=============  ===============================================  =========================
+protocol       split                                            metrics
+=============  ===============================================  =========================
 ``ranking``    random hold-out, or the source's own train/test  Recall@N, NDCG@N over all
                (RecEraser); validation carved from training     items, training masked
 ``sampled``    leave-one-out by time: last item to test, the    HR@K, NDCG@K of the item
                one before to validation, 99 negatives each      against 99 negatives
                (NCF, UBPR)
-``labelled``   interactions shuffled 6:2:2, label 1 when the     AUC (and IFRU's AUC0/1/2)
+``labelled``   interactions shuffled 6:2:2, label 1 when the    AUC (and IFRU's AUC0/1/2)
                rating reaches a threshold (IFRU)
-=============  ==============================================  =======================
+=============  ===============================================  =========================
 """
 
 from __future__ import annotations

@@ -2,16 +2,19 @@
 """Open the built book in a real browser, offline, and check what a reader sees.
 
 Serves ``_build/html`` on a free localhost port (``http.server`` in a thread) and runs headless
-Chromium (Debian's ``/usr/bin/chromium``) on the home page and on one chapter, with every host
+Chromium (Debian's ``/usr/bin/chromium``) on the home page, one chapter and that chapter's slide
+deck (``slides/``, :file:`scripts/make_slides.py`), with every host
 but 127.0.0.1 unresolvable, so that anything the pages would fetch from the network fails as it
 would offline. For each page it checks, in the DOM after scripts have run:
 
 * MathJax ran from the site and typeset the formulas: ``mjx-container`` elements are there,
   every ``.math`` element holds one, none is a MathJax error, and MathJax's fonts loaded;
 * the chapter shows a figure: an ``<img>`` of its content has loaded with a non-zero natural size;
-* the page requested nothing that the site lacks (no 404).
+* the page requested nothing that the site lacks (no 404);
+* the deck: reveal.js started (``.reveal.ready``), it has slides, no ``$$`` is left as text.
 
-It also saves screenshots (1280x2000) to ``_build/screenshots/home.png`` and ``chapter.png``.
+It also saves screenshots (1280x2000) to ``_build/screenshots/home.png``, ``chapter.png`` and
+``slides.png``.
 The facts are read by a small probe script that the server adds to each HTML page it serves:
 it only sets ``data-probe-*`` attributes on ``<html>``, which ``--dump-dom`` then shows.
 
@@ -65,14 +68,32 @@ PROBE = """
     d.probeImgs = imgs.length;
     d.probeImgsShown = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.naturalHeight > 0; }).length;
     d.probeImgSizes = imgs.slice(0, 5).map(function (i) { return i.naturalWidth + "x" + i.naturalHeight; }).join(" ");
+    var deck = document.querySelector(".reveal");
+    d.probeDeck = deck ? "1" : "";
+    d.probeDeckReady = deck && deck.classList.contains("ready") ? "1" : "";
+    d.probeDeckSlides = document.querySelectorAll(".reveal .slides > section").length;
+    var raw = 0;
+    document.querySelectorAll(".jp-MarkdownOutput").forEach(function (m) { raw += (m.textContent.match(/\$\$/g) || []).length; });
+    d.probeRawTex = raw;
     if (extra) d.probeError = String(extra);
     d.probeDone = "1";
+  }
+  function deckReady() {  /* a slide deck initialises reveal.js after load (RequireJS): wait for it, 5 s at most */
+    return new Promise(function (resolve) {
+      var tries = 0;
+      (function poll() {
+        var deck = document.querySelector(".reveal");
+        if (!deck || deck.classList.contains("ready") || ++tries > 50) return resolve();
+        setTimeout(poll, 100);
+      })();
+    });
   }
   window.addEventListener("load", function () {
     var mj = window.MathJax;
     var typeset = (mj && mj.startup && mj.startup.promise) || Promise.resolve();
     typeset
       .then(function () { return document.fonts ? document.fonts.ready : null; })
+      .then(deckReady)
       .then(function () { report(); }, function (e) { report(e); });
   });
 })();
@@ -221,6 +242,15 @@ def check_page(chromium: str, server: Server, page: str, name: str, out: Path, p
         problems.append(f"{name}: {probe['merror']} formulas are MathJax errors")
     if int(probe.get("fonts-failed", 0)):
         problems.append(f"{name}: {probe['fonts-failed']} MathJax fonts failed to load")
+    if probe.get("deck"):
+        print(f"{name}: reveal.js {'ready' if probe.get('deck-ready') else 'NOT ready'}, "
+              f"{probe.get('deck-slides')} slides, {probe.get('raw-tex')} '$$' left as text")
+        if not probe.get("deck-ready"):
+            problems.append(f"{name}: reveal.js did not start (no .reveal.ready): the deck shows no slides")
+        if int(probe.get("deck-slides", 0)) < 2:
+            problems.append(f"{name}: the deck has {probe.get('deck-slides')} slides")
+        if int(probe.get("raw-tex", 0)):
+            problems.append(f"{name}: {probe['raw-tex']} '$$' left as text in the slides' Markdown: MathJax did not typeset them")
     if want_figure and int(probe.get("imgs-shown", 0)) == 0:
         problems.append(f"{name}: no figure shown: {probe.get('imgs', 0)} <img> in the content, none loaded with a non-zero size")
     missing = sorted({path for code, path in server.log[before:] if code >= 400 and not path.endswith("favicon.ico")})
@@ -241,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", type=Path, default=REPO / "_build" / "html", help="the built book (default: _build/html)")
     parser.add_argument("--out", type=Path, default=None, help="where screenshots go (default: <site>/../screenshots)")
     parser.add_argument("--chapter", default="notebooks/02_influence_functions.html", help="the chapter page to check")
+    parser.add_argument("--deck", default="slides/02_influence_functions.slides.html",
+                        help="the slide deck to check (make_slides.py builds one per chapter)")
     parser.add_argument("--chromium", default=None, help="the browser (default: $CHROMIUM, else /usr/bin/chromium)")
     parser.add_argument("--no-figure", action="store_true", help="do not ask for a figure (a build made without executing the notebooks)")
     args = parser.parse_args(argv)
@@ -250,9 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (site / "index.html").is_file():
         print(f"error: no built book at {site} (run `make book` first)", file=sys.stderr)
         return 2
-    if not (site / args.chapter).is_file():
-        print(f"error: the chapter {args.chapter} is not in {site}", file=sys.stderr)
-        return 2
+    for page in (args.chapter, args.deck):
+        if not (site / page).is_file():
+            print(f"error: {page} is not in {site}", file=sys.stderr)
+            return 2
     chromium = find_chromium(args.chromium)
     if chromium is None:
         print("error: no Chromium found (Debian: apt-get install chromium), or set CHROMIUM", file=sys.stderr)
@@ -262,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     with Server(site) as server, tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         print(f"serving {site} at {server.url}; browser {chromium}")
-        for name, page, figure in (("home", home_page(site), False), ("chapter", args.chapter, not args.no_figure)):
+        for name, page, figure in (("home", home_page(site), False), ("chapter", args.chapter, not args.no_figure),
+                                   ("slides", args.deck, not args.no_figure)):
             problems += check_page(chromium, server, page, name, out, Path(profile), figure)
     if problems:
         print(f"\nthe book in the browser: {len(problems)} problem(s)", file=sys.stderr)
@@ -270,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {p}", file=sys.stderr)
         return 1
     figure = "not asked for (--no-figure)" if args.no_figure else "shown"
-    print(f"the book in the browser: formulas typeset by the site's own MathJax, figure {figure}, screenshots in {out}")
+    print(f"the book in the browser: formulas typeset by the site's own MathJax, figure {figure}, the deck started, "
+          f"screenshots in {out}")
     return 0
 
 

@@ -373,6 +373,31 @@ def test_math_is_typeset_by_the_sites_own_mathjax(site: Path) -> None:
     assert (site / "_static" / "mathjax" / "output" / "chtml" / "fonts").is_dir(), "MathJax's fonts are not in the site"
 
 
+def deck_problems(html: str) -> list[str]:
+    """A chapter's slide deck (``slides/<chapter>.slides.html``, :file:`scripts/make_slides.py`): reveal.js from
+    the site, the title and at least one section as slides, no MyST role left unrendered."""
+    soup = soup_of(html)
+    problems = []
+    loader = [s["src"] for s in soup.find_all("script", src=True) if s["src"].endswith("require.js")]
+    if not loader or any(_is_external(src) for src in loader) or not re.search(
+            r"""["'](\.\./)+_static/slides/reveal\.js/dist/reveal\.js["']""", html):
+        problems.append("does not load reveal.js from the site's _static/slides/")
+    slides = soup.select("div.reveal div.slides > section")
+    if len(slides) < 2:
+        problems.append(f"has {len(slides)} slide(s): the chapter's title and sections should each open one")
+    left = sorted(set(re.findall(r"\{(?:glue:text|cite:[pt]|eq|doc|ref)\}`", soup.get_text())))
+    if left:
+        problems.append(f"shows MyST roles as text: {', '.join(left)}")
+    return problems
+
+
+def test_every_chapter_has_a_slide_deck(site: Path) -> None:
+    chapters = [f for f in toc_files() if (REPO / f"{f}.ipynb").is_file()]
+    decks = [site / "slides" / f"{PurePosixPath(f).name}.slides.html" for f in chapters]
+    problems = _each_page(site, lambda html, page: deck_problems(html), decks)
+    assert not problems, "slide decks:\n" + _report(problems)
+
+
 def test_the_introduction_maps_every_chapter(site: Path) -> None:
     root_doc, *chapters = toc_files()
     intro = site / f"{root_doc}.html"
@@ -527,3 +552,16 @@ def test_a_missing_build_skips_or_fails_as_asked(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv(REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match=f"{REQUIRE_ENV}=1"):
         built_site()
+
+
+def test_deck_check() -> None:
+    good = ("<html><head><script src='../_static/slides/require.js'></script></head><body><div class='reveal'>"
+            "<div class='slides'><section><h1>Title</h1></section><section><h2>1. A section</h2></section></div></div>"
+            "<script>require(['../_static/slides/reveal.js/dist/reveal.js'])</script></body></html>")
+    assert deck_problems(good) == []
+    one_slide = good.replace("<section><h2>1. A section</h2></section>", "")
+    assert deck_problems(one_slide) == ["has 1 slide(s): the chapter's title and sections should each open one"]
+    unrendered = good.replace("1. A section", "as {cite:p}`koh2017influence` show")
+    assert deck_problems(unrendered) == ["shows MyST roles as text: {cite:p}`"]
+    from_cdn = good.replace("../_static/slides/", "https://unpkg.com/")
+    assert deck_problems(from_cdn) == ["does not load reveal.js from the site's _static/slides/"]

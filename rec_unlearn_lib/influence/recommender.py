@@ -154,7 +154,7 @@ def recommender_problem(model: EmbeddingModel, batch: Batch, *,
 
     Objective: ``J = model.loss(batch)`` (+ ``regularizer``), the mean over the ``n`` rows of the
     per-row loss and its L2 share (IFRU Eq. 1). Cost of one HVP: O(n d) (one backward pass
-    inside ``problem.frozen_graph()``), O(n d + |graph|) for LightGCN.
+    inside ``problem.frozen_graph()``), O(n d + \|graph\|) for LightGCN.
     """
     _check_objective(model)
     default_users, default_items = rows_in_batch(batch)

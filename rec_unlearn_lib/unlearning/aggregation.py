@@ -16,15 +16,15 @@ score for the pair is 0 (no opinion), and the attention aggregator gives it weig
 softmax of Eq. 7 runs over the shards that saw the node). A node seen by no shard (no
 training interaction at all) gets the zero representation, score 0.
 
-=================  ========================================================  ================
-aggregator         score                                                     trained params
-=================  ========================================================  ================
-``mean``           ``s_ui = (1/K) sum_k s^k_ui`` (SISA; RecEraser's MeanAgg)  none
-``static``         ``s_ui = sum_k w_k s^k_ui``, ``w = softmax(v)`` (GraphEraser,  ``v`` [K]
+=================  ==============================================================  ===================
+aggregator         score                                                           trained params
+=================  ==============================================================  ===================
+``mean``           ``s_ui = (1/K) sum_k s^k_ui`` (SISA; RecEraser's MeanAgg)       none
+``static``         ``s_ui = sum_k w_k s^k_ui``, ``w = softmax(v)`` (GraphEraser,   ``v`` [K]
                    RecEraser's StaticAgg)
-``attention``      ``s_ui = p_u . q_i`` with Eq. 5-7 (RecEraser's AttAgg)       ``W^k, b^k``,
-                                                                             user/item attention
-=================  ========================================================  ================
+``attention``      ``s_ui = p_u . q_i`` with Eq. 5-7 (RecEraser's AttAgg)          ``W^k, b^k``,
+                                                                                   user/item attention
+=================  ==============================================================  ===================
 
 Trained aggregators minimise the backbone's own loss on all (remaining) training data with
 the sub-models frozen, plus ``agg_reg / 2 * ||Theta||^2`` on their parameters (Eq. 8). The paper's
