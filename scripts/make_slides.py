@@ -136,16 +136,21 @@ def citation_labels(bib: Path = BIBLIOGRAPHY) -> dict[str, tuple[str, str]]:
     return labels
 
 
-def glued_values(notebook: dict[str, Any]) -> dict[str, str]:
-    """name -> text of every value a cell glued (myst-nb keeps it in the output's ``scrapbook`` metadata)."""
+def glued_values(notebook: dict[str, Any], glue_file: Path | None = None) -> dict[str, str]:
+    """name -> text of every value a cell glued: from the outputs' ``scrapbook`` records (a notebook run by
+    ``jupyter execute``), and from ``glue_file``, where the book's build moves them (myst-nb writes
+    ``<name>.glue.json`` beside the executed ``<name>.ipynb`` and takes the records out of the outputs)."""
+    records = [output for cell in notebook["cells"] for output in cell.get("outputs", [])]
+    if glue_file is not None and glue_file.is_file():
+        records += json.loads(glue_file.read_text(encoding="utf-8")).values()
     values = {}
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            record = output.get("metadata", {}).get("scrapbook", {})
-            text = output.get("data", {}).get(f"{record.get('mime_prefix', '')}text/plain")
-            name = record.get("name")
-            if name and text is not None:
-                values[name] = "".join(text) if isinstance(text, list) else text
+    for output in records:
+        record = output.get("metadata", {}).get("scrapbook", {})
+        data = output.get("data", {})
+        text = data.get(f"{record.get('mime_prefix', '')}text/plain", data.get("text/plain"))
+        name = record.get("name")
+        if name and text is not None:
+            values[name] = "".join(text) if isinstance(text, list) else text
     return values
 
 
@@ -250,10 +255,11 @@ def plain_markdown(text: str, glue: dict[str, str], equations: dict[str, int],
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
-def plain_notebook(notebook: dict[str, Any], citations: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def plain_notebook(notebook: dict[str, Any], citations: dict[str, tuple[str, str]],
+                   glue_file: Path | None = None) -> dict[str, Any]:
     """A copy of ``notebook`` with :func:`plain_markdown` applied to every Markdown cell and without the glue
     records among the outputs."""
-    glue, equations = glued_values(notebook), equation_numbers(notebook)
+    glue, equations = glued_values(notebook, glue_file), equation_numbers(notebook)
     copy = json.loads(json.dumps(notebook))
     for cell in copy["cells"]:
         if cell["cell_type"] == "markdown":
@@ -306,7 +312,7 @@ def build(executed: Path, site: Path, node_modules: Path = NODE_MODULES,
     out.mkdir(parents=True, exist_ok=True)
     decks = []
     for path in notebooks:
-        notebook = plain_notebook(nbformat.read(str(path), as_version=4), citations)
+        notebook = plain_notebook(nbformat.read(str(path), as_version=4), citations, path.with_suffix(".glue.json"))
         body, _ = exporter.from_notebook_node(nbformat.from_dict(notebook), resources={"metadata": {"name": path.stem}})
         deck = out / f"{path.stem}.slides.html"
         deck.write_text(body, encoding="utf-8")
