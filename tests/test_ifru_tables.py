@@ -135,3 +135,31 @@ def test_a_reports_completeness_is_the_same_coefficient_by_hand() -> None:
     assert out["mean"] == pytest.approx(0.6)                                  # over the metrics where it is defined
     assert ForgettingReport("ifru", "batch", [], {k: metrics[k] for k in ("original", "unlearned")}, {},
                             "cpu").completeness() == {}
+
+
+def test_step_length_sweep_runs_from_the_original_to_and_beyond_the_update(split) -> None:
+    from rec_unlearn_lib.evaluation import evaluate
+    from rec_unlearn_lib.unlearning import scaled_update, step_length_sweep
+    poisoned, request = attack(split.train, 0.05, seed=2)
+    ifru = IFRU("lightgcn", profile="quick", device="cpu", solver_options={"damping": 1e-2}, objective="bce",
+                num_layers=1, **TINY).fit(split, poisoned)
+    original = ifru.model
+    rows = pd.DataFrame(step_length_sweep(ifru, request, scales=(0.0, 1.0, 2.0)))
+    assert ifru.model is original and ifru.train is poisoned               # the method is not moved on
+    test = rows[rows.split == "test"].pivot(index="scale", columns="metric", values="value")
+    retain = request.split(poisoned)[0]
+    # c = 1 is IFRU's own update, c = 0 the original scored on the graph of the data left
+    unlearned = ifru.at(original).forget(request).model
+    expected = evaluate(unlearned, split, "test", request=request)
+    assert test.loc[1.0, "auc0"] == pytest.approx(expected["auc0"], abs=1e-6)
+    at_zero = evaluate(scaled_update(original, unlearned, 0.0, retain), split, "test", request=request)
+    assert test.loc[0.0, "auc1"] == pytest.approx(at_zero["auc1"], abs=1e-6)
+    assert test.loc[2.0, "auc0"] != pytest.approx(test.loc[1.0, "auc0"], abs=1e-9)
+    assert set(rows[rows.split == "valid"].metric) == {"auc"} and len(rows) == 3 * 4
+    # the scaled parameters are the line through both models
+    doubled = scaled_update(original, unlearned, 2.0, retain)
+    np.testing.assert_allclose(doubled.user_emb.detach().numpy(),
+                               (2 * unlearned.user_emb - original.user_emb).detach().numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="same parameters"):
+        other = IFRU("mf", profile="quick", device="cpu", **{**TINY, "emb_dim": 4}).fit(split, poisoned).model
+        scaled_update(original, other, 1.0, retain)

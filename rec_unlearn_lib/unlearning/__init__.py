@@ -23,7 +23,7 @@ from typing import Any
 from .aggregation import (AGGREGATIONS, Aggregator, AttentionAggregator, FrozenEmbeddings, MeanAggregator,
                           StaticAggregator, make_aggregator)
 from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnResult, one_at_a_time, sharding_caps
-from .experiment import ForgettingReport, measure_forgetting, unlearning_experiment
+from .experiment import ForgettingReport, completeness, measure_forgetting, unlearning_experiment
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
 from .reproduction import (PAPER_TABLE3_ML1M, PAPER_TABLE4_ML1M, TABLE3_BACKBONES, TABLE3_KS, TABLE3_METHODS,
@@ -32,8 +32,8 @@ from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
 from .ifru import CURVATURES, IFRU, SCIF, InfluenceUnlearning, averaged_labels  # registered after the exact methods
-from .ifru_tables import (AUCS, IFRU_RATIOS, IFRU_VARIANTS, PAPER_TABLE2_AMAZON, PAPER_TABLE3_SECONDS,
-                          completeness_table, ifru_reproduction, ifru_speed_table)
+from .ifru_tables import (AUCS, IFRU_RATIOS, IFRU_VARIANTS, PAPER_TABLE2_AMAZON, PAPER_TABLE3_SECONDS, STEP_SCALES,
+                          completeness_table, ifru_reproduction, ifru_speed_table, scaled_update, step_length_sweep)
 from .ubpr import UBPR
 from .ubpr_tables import (UBPR_KS, UBPR_METHODS, UBPR_RATIOS, percent, ubpr_reproduction, ubpr_table3,
                           user_erasure_pnpr)
@@ -44,8 +44,8 @@ def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMe
     return METHODS[name](backbone, **kwargs)
 
 
-__all__ = ["AUCS", "CURVATURES", "IFRU_RATIOS", "IFRU_VARIANTS", "PAPER_TABLE2_AMAZON", "PAPER_TABLE3_SECONDS", "completeness_table",
-           "ifru_reproduction", "ifru_speed_table", "AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
+__all__ = ["AUCS", "CURVATURES", "IFRU_RATIOS", "IFRU_VARIANTS", "PAPER_TABLE2_AMAZON", "PAPER_TABLE3_SECONDS", "STEP_SCALES", "completeness", "completeness_table",
+           "ifru_reproduction", "ifru_speed_table", "scaled_update", "step_length_sweep", "AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",

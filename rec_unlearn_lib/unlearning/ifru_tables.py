@@ -10,13 +10,16 @@ and yields tidy rows. :func:`completeness_table` turns such rows, or the paper's
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 import torch
 
 from ..evaluation import evaluate
-from ..forget import attack_series
+from ..forget import ForgetRequest, attack_series
+from ..interactions import Interactions
+from ..models.base import Recommender
 from ..influence import SolverDidNotConverge
 from ..splits import Split
 from ..timing import timed
@@ -26,6 +29,9 @@ from .retrain import Retrain
 
 AUCS: tuple[str, ...] = ("auc0", "auc1", "auc2")
 """IFRU's three AUCs: every test pair; pairs whose user OR item occurs in the request; user AND item."""
+
+STEP_SCALES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+"""Lengths of the influence step in :func:`step_length_sweep` (0: the original model, 1: the update itself)."""
 
 IFRU_RATIOS: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08)
 """The attack ratios of IFRU's Fig. 5 (the paper's defaults: 2 % for MF, 1 % for LightGCN)."""
@@ -136,6 +142,48 @@ def ifru_reproduction(split: Split, backbone: str = "mf", ratios: Sequence[float
             row = {**common, "method": "retrain", "seed": retrain_seed}
             yield {**row, "metric": "seconds", "value": clock.seconds}
             yield from _metric_rows(row, evaluate(reference.model, split, "test", request=request))
+
+
+def scaled_update(original: Recommender, updated: Recommender, scale: float, train: Interactions) -> Recommender:
+    r"""A copy of ``updated`` whose parameters are :math:`\hat\theta + c\,(\hat\theta' - \hat\theta)`, ``c = scale``:
+    the influence step from ``original`` to ``updated`` shortened (``c < 1``) or lengthened (``c > 1``), scoring
+    with the data ``train`` (LightGCN's graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`).
+
+    ``c = 0`` is the original model, ``c = 1`` the update itself. Raises ValueError when the two models do not
+    have the same parameters."""
+    before, after = original.state_dict(), updated.state_dict()
+    if before.keys() != after.keys() or any(before[k].shape != after[k].shape for k in before):
+        raise ValueError("the original and the updated model must have the same parameters")
+    model = copy.deepcopy(updated)
+    model.load_state_dict({k: before[k] + scale * (after[k] - before[k]) if after[k].is_floating_point() else after[k]
+                           for k in after})
+    model.fit_data(train)
+    return model
+
+
+def step_length_sweep(method: SingleModelMethod, request: ForgetRequest, scales: Sequence[float] = STEP_SCALES
+                      ) -> Iterator[dict[str, Any]]:
+    r"""Yield the AUCs of the influence step of ``method`` for ``request`` at several lengths ``c`` (tidy rows).
+
+    The fitted ``method`` (IFRU or SCIF, not changed) forgets ``request`` once; each length ``c`` of ``scales``
+    is then scored (:func:`scaled_update`): validation AUC on the data left (``auc``, the signal the trainer
+    selects epochs on) and IFRU's test AUC0/1/2. Not in the paper: the step's length is what the damping
+    decides, and in the attack setting a step beyond ``c = 1`` weights the flipped rows negatively, i.e. trains
+    on their corrected labels, so test AUC can pass Retrain's.
+
+    Yields:
+        dicts with ``scale``, ``split`` (``valid`` or ``test``), ``metric`` and ``value``.
+    """
+    original = method.model
+    step = method.at(original)                 # a copy forgets: ``method`` keeps its data and model
+    result = step.forget(request)
+    retain = step.train                        # the data left
+    for scale in scales:
+        model = scaled_update(original, result.model, float(scale), retain)
+        valid = evaluate(model, method.split, "valid", train=retain)
+        yield {"scale": float(scale), "split": "valid", "metric": "auc", "value": float(valid["auc"])}
+        yield from _metric_rows({"scale": float(scale), "split": "test"},
+                                evaluate(model, method.split, "test", request=request))
 
 
 def completeness_table(rows: pd.DataFrame, by: Sequence[str] = ("backbone",)) -> pd.DataFrame:
