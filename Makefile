@@ -45,7 +45,7 @@ test: setup
 	$(PY) -m pytest
 
 book: setup $(SLIDE_ASSETS)
-	TQDM_DISABLE=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	TQDM_DISABLE=1 REC_UNLEARN_BOOK_BUILD=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) scripts/make_slides.py build _build/jupyter_execute/notebooks _build/html
 
 # the decks again, from the executed notebooks of the last `make book`
@@ -61,7 +61,7 @@ check-book: setup
 	$(PY) scripts/check_book_in_browser.py
 
 pdf: setup
-	TQDM_DISABLE=1 $(VENV)/bin/jupyter-book build . --builder pdflatex
+	TQDM_DISABLE=1 REC_UNLEARN_BOOK_BUILD=1 $(VENV)/bin/jupyter-book build . --builder pdflatex
 	@ls -l _build/latex/*.pdf
 
 bench: setup

@@ -10,11 +10,13 @@ A chapter opens with three cells:
    figure style and prints the versions (:func:`setup`).
 
 Numbers that the prose quotes are passed to :func:`glue`: in the built book they appear in the
-text; in JupyterLab or Colab they are printed in the cell's output.
+text; in JupyterLab or Colab they are printed in the cell's output too (not while the book is built,
+:data:`BOOK_BUILD_ENV`, where the text shows them).
 """
 
 from __future__ import annotations
 
+import os
 import platform
 from typing import Any
 
@@ -26,6 +28,11 @@ from . import __version__
 from .config import REPOSITORY_URL, set_seed
 from .plots import use_book_style
 from .settings import Runtime
+
+
+BOOK_BUILD_ENV = "REC_UNLEARN_BOOK_BUILD"
+"""Set to ``1`` while the book is built (``make book``, ``make pdf``): :func:`glue` then records values
+without printing them, since the rendered text shows each one where it is quoted."""
 
 
 def install_cell() -> str:
@@ -61,17 +68,32 @@ def setup(profile: str | None = None, seed: int = 0, device: str | torch.device 
         torch.set_num_threads(threads)
     set_seed(run.seed)
     use_book_style()
+    _sharp_inline_figures()
     print(banner(run, **extra))
     return run
+
+
+def _sharp_inline_figures() -> None:
+    """In a Jupyter kernel, figures as PNGs at twice the pixel density ("retina"): the same size on the page,
+    legible when zoomed or projected. Nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Record ``value`` under ``name`` for the book's ``{glue:text}`` roles and print ``name: value``.
 
     The printed line is what a reader sees in JupyterLab or Colab, where ``{glue:text}`` is not
-    rendered; without ``myst_nb`` installed only the line is printed.
+    rendered; without ``myst_nb`` installed only the line is printed. While the book is built
+    (``$REC_UNLEARN_BOOK_BUILD=1``) nothing is printed: the text shows the value.
     """
-    print(f"{name}: {value}")
+    if os.environ.get(BOOK_BUILD_ENV) != "1":
+        print(f"{name}: {value}")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -24,7 +24,7 @@ _CB = sns.color_palette(PALETTE, 10).as_hex()
 COLORS: dict[str, str] = {
     # unlearning methods (and the model before forgetting): one colour each, across the whole book
     "original": _CB[7], "retrain": _CB[0], "sisa": _CB[4], "receraser": _CB[1], "scif": _CB[9], "ifru": _CB[2],
-    "ubpr": _CB[3],
+    "ubpr": _CB[5],
     # backbones
     "pop": _CB[7], "mf": _CB[4], "bpr": _CB[0], "wmf": _CB[8], "lightgcn": _CB[2],
     # partitions, aggregations, solvers

@@ -13,8 +13,10 @@ nbconvert read) into every cell by one rule (:func:`slide_type`): a chapter's ti
 direction), the Colab install cell is skipped, every other cell continues the slide above it.
 
 ``build`` exports the executed notebooks (``make book`` leaves them in
-``_build/jupyter_execute/notebooks``) with nbconvert's slides exporter into ``<site>/slides/``,
-with what the book renders and nbconvert does not turned into plain Markdown first
+``_build/jupyter_execute/notebooks``) with nbconvert's slides exporter into ``<site>/slides/``:
+the prose, equations, figures and tables, without the code (the notebook is where to read it) and
+without the exercises' hints and solutions, and with what the book renders and nbconvert does not
+turned into plain Markdown first
 (:func:`plain_markdown`: glued values, citations, equation numbers, cross-references). reveal.js
 and RequireJS come from ``node_modules`` (``npm ci``: ``package.json``) and MathJax from the
 book's own ``_static/mathjax``: a deck, like the book, loads nothing from outside the site.
@@ -255,15 +257,23 @@ def plain_markdown(text: str, glue: dict[str, str], equations: dict[str, int],
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
+DETAILS = re.compile(r"<details>.*?</details>\s*", re.S)
+
+
+def without_hints(text: str) -> str:
+    """``text`` without its ``<details>`` blocks: the exercises' hints and worked solutions stay out of a deck."""
+    return DETAILS.sub("", text)
+
+
 def plain_notebook(notebook: dict[str, Any], citations: dict[str, tuple[str, str]],
                    glue_file: Path | None = None) -> dict[str, Any]:
-    """A copy of ``notebook`` with :func:`plain_markdown` applied to every Markdown cell and without the glue
-    records among the outputs."""
+    """A copy of ``notebook`` with :func:`plain_markdown` and :func:`without_hints` applied to every Markdown cell
+    and without the glue records among the outputs."""
     glue, equations = glued_values(notebook, glue_file), equation_numbers(notebook)
     copy = json.loads(json.dumps(notebook))
     for cell in copy["cells"]:
         if cell["cell_type"] == "markdown":
-            cell["source"] = plain_markdown(_source(cell), glue, equations, citations)
+            cell["source"] = without_hints(plain_markdown(_source(cell), glue, equations, citations))
         else:  # the glue records themselves show nothing (the cell prints each value too)
             cell["outputs"] = [o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})]
     return copy
@@ -305,7 +315,8 @@ def build(executed: Path, site: Path, node_modules: Path = NODE_MODULES,
     exporter = SlidesExporter(
         template_name="book_reveal", extra_template_basedirs=[str(TEMPLATE_DIR)],
         reveal_url_prefix=f"../{STATIC}/reveal.js", require_js_url=f"../{STATIC}/require.js",
-        mathjax_url="../_static/mathjax/tex-chtml.js", reveal_scroll=True, exclude_anchor_links=True, reveal_theme="simple",
+        mathjax_url="../_static/mathjax/tex-chtml.js", reveal_scroll=True, exclude_anchor_links=True,
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,   # figures and tables, not code reveal_theme="simple",
         reveal_transition="none")
     citations = citation_labels()
     out = site / "slides"

@@ -40,3 +40,13 @@ def test_chapter_uses_one_import_style_and_no_outputs(path: Path) -> None:
         source = "".join(cell["source"])
         assert not re.search(r"^\s*from rec_unlearn_lib\b|^\s*import rec_unlearn_lib(?! as rul$)", source, re.M), source
         assert not cell.get("outputs") and cell.get("execution_count") is None
+
+
+def test_glue_prints_for_jupyter_readers_but_not_while_the_book_is_built(capsys, monkeypatch) -> None:
+    from rec_unlearn_lib.notebook import BOOK_BUILD_ENV, glue
+    monkeypatch.delenv(BOOK_BUILD_ENV, raising=False)
+    glue("answer", "42 %")
+    assert capsys.readouterr().out == "answer: 42 %\n"
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
+    glue("answer", "42 %")
+    assert capsys.readouterr().out == ""

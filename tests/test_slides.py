@@ -119,10 +119,16 @@ def _executed_notebook(path: Path) -> None:
              nbformat.v4.new_code_cell("!pip install x"),
              nbformat.v4.new_markdown_cell("## 1. A section\n\nThe AUC is {glue:text}`auc` and $a^2$:\n$$ b $$ (eq-b)"),
              nbformat.v4.new_code_cell("glue('auc', '0.87')", outputs=[glued, printed]),
-             nbformat.v4.new_markdown_cell("### 1.1 A subsection\n\nBy {eq}`eq-b`.")]
+             nbformat.v4.new_markdown_cell("### 1.1 A subsection\n\nBy {eq}`eq-b`."),
+             nbformat.v4.new_markdown_cell("## Exercises\n\n1. Try it.\n\n<details><summary>Hint</summary>\n\n"
+                                           "Look at (1).\n\n</details>\n")]
     notebook = nbformat.v4.new_notebook(cells=cells)
     slides.tag_notebook(notebook)
     nbformat.write(notebook, str(path))
+
+
+def _source_of(path: Path) -> str:
+    return "".join(slides._source(c) for c in nbformat.read(str(path), as_version=4).cells)
 
 
 def _fake_assets(root: Path) -> tuple[Path, Path]:
@@ -147,9 +153,11 @@ def test_a_deck_is_built_offline_from_an_executed_notebook(tmp_path: Path) -> No
     deck = decks[0].read_text(encoding="utf-8")
     assert book_html.resource_problems(deck, decks[0], site) == []           # nothing from outside the site
     assert '../_static/mathjax/tex-chtml.js' in deck and "../_static/slides/reveal.js/dist/reveal.js" in deck
-    assert deck.count("<section") >= 3                                        # title, section, subsection
+    assert deck.count("<section") >= 4                        # title, section, subsection, exercises
     assert "(Koh and Liang, 2017)" in deck and "The AUC is 0.87" in deck and "By (1)." in deck
     assert "\\tag{1}" in deck and "pip install" not in deck                  # the install cell is skipped
+    assert "glue(&#39;auc&#39;" not in deck and "glue('auc'" not in deck    # no code, only what it shows
+    assert "Hint" in _source_of(executed / "07_demo.ipynb") and "Hint" not in deck
     assert "application/papermill.record" not in deck and "auc: 0.87" in deck
 
 
