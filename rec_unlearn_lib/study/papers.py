@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..unlearning.experiment import completeness
-from ..unlearning.ifru_tables import AUCS, PAPER_TABLE2_AMAZON
+from ..unlearning.ifru_tables import AUCS, PAPER_TABLE2_AMAZON, completeness_table
 from ..unlearning.reproduction import PAPER_TABLE3_ML1M
 
 RELATIVE_METRIC = "recall@20"
@@ -27,15 +26,10 @@ def _relative_to_retrain(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def _completeness_mean(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows ``backbone, method, metric, value`` (``original`` and ``retrain`` among the methods) -> each other
-    method's completeness, the mean over AUC0/1/2 (Retrain: mean over its seeds)."""
-    out = []
-    for backbone, block in rows.groupby("backbone"):
-        aucs = block[block["metric"].isin(AUCS)].pivot_table(index="method", columns="metric", values="value")
-        methods = aucs.drop(index=["original", "retrain"])
-        score = completeness(methods[list(AUCS)], aucs.loc["original", list(AUCS)], aucs.loc["retrain", list(AUCS)])
-        out += [{"backbone": backbone, "method": m, "value": float(v)} for m, v in score.mean(axis=1).items()]
-    return pd.DataFrame(out, columns=["backbone", "method", "value"])
+    """Tidy AUC rows (``original`` and ``retrain`` among the methods) -> ``backbone, method, value``: each other
+    method's completeness averaged over AUC0/1/2 (:func:`~rec_unlearn_lib.unlearning.completeness_table`)."""
+    table = completeness_table(rows)["completeness"].rename("value").reset_index()
+    return table[~table["method"].isin(["original", "retrain"])]
 
 
 def paper_comparison(table: pd.DataFrame) -> pd.DataFrame:
