@@ -20,9 +20,8 @@ from rec_unlearn_lib.models import MF, trainable_models
 from rec_unlearn_lib.splits import leave_one_out
 from rec_unlearn_lib.synthetic import synthetic_dataset
 from rec_unlearn_lib.study import (COLUMNS, FORGET_SETTINGS, KEY, QUICK_FORGET, TABLE, StudyConfig, StudyConfigError,
-                                   cell_unsupported, cells, forgetting_measures, groups, noise_floor, order_columns,
-                                   pair_ranks,
-                                   run_study, summary_table, update_fidelity)
+                                   backbone_objective, cell_unsupported, cells, forgetting_measures, groups, noise_floor,
+                                   order_columns, pair_ranks, run_study, summary_table, update_fidelity)
 from rec_unlearn_lib.study.summary import fidelity_table, speed_table
 from rec_unlearn_lib.influence import SolverDidNotConverge
 from rec_unlearn_lib.influence.solvers import SolverResult
@@ -48,7 +47,11 @@ def test_the_quick_grid_holds_every_method_and_backbone_that_apply():
     assert "WMF" in cell_unsupported("wmf", "ifru", "random")
     assert "labelled" in cell_unsupported("bpr", "scif", "random")
     assert "UBPR unlearns BPR" in cell_unsupported("mf", "ubpr", "random")
-    assert "BCE" in cell_unsupported("lightgcn", "retrain", "attack")
+    assert "BCE" in cell_unsupported("bpr", "retrain", "attack")
+    # IFRU's LightGCN: trained with BCE on the labelled rows, where UBPR (a BPR method) does not apply
+    assert cell_unsupported("lightgcn", "ifru", "attack") is None
+    assert "trained with bce" in cell_unsupported("lightgcn", "ubpr", "attack")
+    assert backbone_objective("lightgcn", "labelled") == "bce" and backbone_objective("lightgcn", "ranking") == "bpr"
     # every method has a cell, Retrain has its extra seeds, and a request is shared within a group
     assert {c.method for c in cells(config)} == set(METHODS)
     assert {c.seed for c in cells(config) if c.method == "retrain"} == {0, 1, 2}
@@ -121,6 +124,25 @@ def test_the_table_has_one_row_per_cell_and_its_schema(tiny_study):
                                   reference.loc[list(zip(others["backbone"], others["setting"], others["ratio"]))])
     assert retrain[retrain["seed"] == 1]["original_recall@20"].isna().all()
     assert retrain[retrain["seed"] == 0]["original_recall@20"].notna().all()
+
+
+def test_lightgcn_under_attack_is_trained_with_bce(synthetic, tmp_path, monkeypatch):
+    made = []
+    make = runner._make
+
+    def recording(*args):
+        method = make(*args)
+        made.append((method.name, method.settings.objective))
+        return method
+
+    monkeypatch.setattr(runner, "_make", recording)
+    config = StudyConfig(profile="quick", dataset="synthetic", device="cpu", backbones=("lightgcn",),
+                         methods=("retrain", "ifru", "ubpr"), forget=(("attack", 0.02),), retrain_seeds=(0, 1),
+                         epochs=1)
+    frame = run_study(config, tmp_path, dataset=synthetic, progress=False)
+    assert set(frame["method"]) == {"retrain", "ifru"} and (frame["objective"] == "bce").all()
+    assert made and all(objective == "bce" for _, objective in made)
+    assert frame["auc"].notna().all() and frame.loc[frame["method"] == "ifru", "auc0"].notna().all()
 
 
 def test_a_finished_study_resumes_without_work(tiny_study, synthetic, monkeypatch):

@@ -65,13 +65,32 @@ LIGHTGCN_DAMPING = 1e-3
 MF_RELATIVE_DAMPING = 10.0
 
 
+#: backbones the labelled protocol trains with point-wise BCE in place of their own pair-wise loss: IFRU's LightGCN
+#: (BPR-MF with BCE would be the ``mf`` backbone again, so it is not repeated)
+LABELLED_OBJECTIVES: dict[str, str] = {"lightgcn": "bce"}
+
+
+def backbone_objective(backbone: str, protocol: str) -> str | None:
+    """The objective ``backbone`` is trained with on data of ``protocol``: its own, or BCE on the labelled rows
+    where :data:`LABELLED_OBJECTIVES` says so."""
+    if protocol == "labelled":
+        return LABELLED_OBJECTIVES.get(backbone, MODELS[backbone].objective)
+    return MODELS[backbone].objective
+
+
 def backbone_unsupported(backbone: str, protocol: str) -> str | None:
     """Why ``backbone`` is not trained on data of ``protocol`` in the study, or ``None``: labelled rows
     (0 and 1) train a point-wise loss (IFRU's BCE); the pair-wise and whole-data losses read positives only."""
-    objective = MODELS[backbone].objective
+    objective = backbone_objective(backbone, protocol)
     if protocol == "labelled" and objective != "bce":
         return f"the labelled protocol trains point-wise BCE; {backbone!r} is trained with {objective}"
     return None
+
+
+def backbone_overrides(backbone: str, protocol: str) -> dict[str, Any]:
+    """The backbone settings the study changes for ``protocol``: the objective where it is not the backbone's own."""
+    objective = backbone_objective(backbone, protocol)
+    return {} if objective == MODELS[backbone].objective else {"objective": objective}
 
 
 def method_options(method: str, backbone: str) -> dict[str, Any]:
@@ -192,7 +211,8 @@ class Group:
 def cell_unsupported(backbone: str, method: str, setting: str) -> str | None:
     """Why the cell does not exist (a sentence), or ``None``."""
     protocol = FORGET_SETTINGS[setting].protocol
-    return backbone_unsupported(backbone, protocol) or METHODS[method].unsupported(backbone, protocol)
+    return backbone_unsupported(backbone, protocol) or METHODS[method].unsupported(
+        backbone, protocol, backbone_objective(backbone, protocol))
 
 
 def cells(config: StudyConfig) -> list[Cell]:

@@ -44,14 +44,15 @@ from ..settings import default_dataset, get_profile
 from ..splits import Split, make_split
 from ..timing import Stopwatch, timed
 from ..unlearning import METHODS, InfluenceUnlearning, Retrain, UnlearningMethod, sharding_caps
-from .grid import FORGET_SETTINGS, FULL_FORGET, QUICK_FORGET, Group, StudyConfig, cells, groups, method_options
+from .grid import (FORGET_SETTINGS, FULL_FORGET, QUICK_FORGET, Group, StudyConfig, backbone_objective, backbone_overrides,
+                   cells, groups, method_options)
 from .measures import forgetting_measures, update_fidelity
 
 TABLE = "study.csv"
 KEY: tuple[str, ...] = ("dataset", "backbone", "method", "setting", "ratio", "seed")
 """The columns that name a cell: no two rows share them."""
 COLUMNS: tuple[str, ...] = KEY + (
-    "protocol", "forgotten", "converged",
+    "protocol", "objective", "forgotten", "converged",
     "forgotten_percentile", "forgotten_top20", "mia_auc",
     "original_forgotten_percentile", "original_forgotten_top20", "original_mia_auc",
     "delta_cosine", "delta_relative_error", "delta_norm_ratio", "score_cosine", "score_relative_error",
@@ -86,8 +87,8 @@ def _metrics(model: Any, split: Split, request: ForgetRequest, prefix: str = "")
     return {prefix + k: v for k, v in metrics.items()}
 
 
-def _make(config: StudyConfig, backbone: str, name: str, seed: int) -> UnlearningMethod:
-    overrides = {} if config.epochs is None else {"epochs": config.epochs}
+def _make(config: StudyConfig, backbone: str, name: str, seed: int, protocol: str) -> UnlearningMethod:
+    overrides = backbone_overrides(backbone, protocol) | ({} if config.epochs is None else {"epochs": config.epochs})
     options = {**method_options(name, backbone), **sharding_caps(name, config.epochs)}
     return METHODS[name](backbone, profile=config.profile, seed=seed, device=config.device, **options, **overrides)
 
@@ -127,7 +128,7 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
     fitted: dict[str, tuple[UnlearningMethod, float]] = {}
     if not fresh:
         for name in group.methods:
-            method = _make(config, group.backbone, name, group.seed)
+            method = _make(config, group.backbone, name, group.seed, group.protocol)
             with timed(method.device) as clock:
                 method.fit(split, train)
             fitted[name] = (method, clock.seconds)
@@ -139,10 +140,11 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
         retain = request.split(train)[0]
         row: dict[str, Any] = {"dataset": job.dataset, "backbone": cell.backbone, "method": cell.method,
                                "setting": cell.setting, "ratio": cell.ratio, "seed": cell.seed,
-                               "protocol": split.protocol, "forgotten": len(request), "device": config.device,
+                               "protocol": split.protocol,
+                               "objective": backbone_objective(cell.backbone, split.protocol), "forgotten": len(request), "device": config.device,
                                "device_name": device_name(config.device)}
         if fresh:
-            method = _make(config, cell.backbone, cell.method, cell.seed)
+            method = _make(config, cell.backbone, cell.method, cell.seed, cell.protocol)
             with timed(method.device) as clock:
                 method.fit(split, retain)
             row.update(converged=1.0, unlearn_seconds=clock.seconds, retrain_seconds=clock.seconds,

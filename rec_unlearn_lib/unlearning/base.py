@@ -116,9 +116,9 @@ class UnlearningMethod(ABC):
         return {}
 
     @classmethod
-    def unsupported(cls, backbone: str, protocol: str) -> str | None:
-        """Why the method cannot unlearn ``backbone`` trained on data of ``protocol`` (a sentence), or ``None``
-        when it can: what the study's grid asks of every registered method."""
+    def unsupported(cls, backbone: str, protocol: str, objective: str | None = None) -> str | None:
+        """Why the method cannot unlearn ``backbone`` trained with ``objective`` (default: the backbone's own) on
+        data of ``protocol`` (a sentence), or ``None`` when it can: what the study's grid asks of every method."""
         if MODELS[backbone].objective is None:
             return f"the {backbone!r} baseline has no training to unlearn"
         return None

@@ -117,10 +117,10 @@ class InfluenceUnlearning(SingleModelMethod):
         self.last_solve = None
 
     @classmethod
-    def unsupported(cls, backbone: str, protocol: str) -> str | None:
-        if MODELS[backbone].objective == "wmf":
+    def unsupported(cls, backbone: str, protocol: str, objective: str | None = None) -> str | None:
+        if (objective or MODELS[backbone].objective) == "wmf":
             return "influence unlearning needs a loss that is a mean of per-row terms; WMF's whole-data loss is not"
-        return super().unsupported(backbone, protocol)
+        return super().unsupported(backbone, protocol, objective)
 
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
@@ -220,10 +220,10 @@ class SCIF(InfluenceUnlearning):
         super().__init__(backbone, *args, spillover=False, **kwargs)
 
     @classmethod
-    def unsupported(cls, backbone: str, protocol: str) -> str | None:
+    def unsupported(cls, backbone: str, protocol: str, objective: str | None = None) -> str | None:
         if protocol != "labelled":
             return "SCIF replaces labels: it needs labelled data (the labelled protocol)"
-        return super().unsupported(backbone, protocol)
+        return super().unsupported(backbone, protocol, objective)
 
     def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
                     train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:

@@ -88,11 +88,11 @@ class UBPR(InfluenceUnlearning):
             raise ValueError("UBPR's data points are a fixed set of triplets: it needs sampling='fixed'")
 
     @classmethod
-    def unsupported(cls, backbone: str, protocol: str) -> str | None:
-        objective = MODELS[backbone].objective
+    def unsupported(cls, backbone: str, protocol: str, objective: str | None = None) -> str | None:
+        objective = objective or MODELS[backbone].objective
         if objective != "bpr":
             return f"UBPR unlearns BPR; the {backbone!r} backbone is trained with {objective}"
-        return super().unsupported(backbone, protocol)
+        return super().unsupported(backbone, protocol, objective)
 
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "solver": self.solver,
