@@ -20,7 +20,8 @@ from rec_unlearn_lib.settings import BackboneSettings, backbone_settings
 from rec_unlearn_lib.splits import Split, leave_one_out, make_split
 from rec_unlearn_lib.synthetic import synthetic_dataset
 from rec_unlearn_lib.unlearning.ubpr_tables import DELTA, RETRAIN_MEAN, RETRAIN_RANGE
-from rec_unlearn_lib.unlearning import METHODS, SISA, UBPR, Retrain, ubpr_reproduction, ubpr_table3, user_erasure_pnpr
+from rec_unlearn_lib.unlearning import (METHODS, SISA, UBPR, Retrain, ubpr_reproduction, ubpr_table3, ubpr_table3_paper,
+                                        user_erasure_pnpr)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -279,6 +280,24 @@ def test_ubpr_reproduction_rows_and_table_3(split):
     assert hr.loc[DELTA, "0.4 %"] == pytest.approx(hr.loc["ubpr", "0.4 %"] - retrain.mean())
     pnprs = user_erasure_pnpr(original, [0, 1])
     assert list(pnprs.columns) == ["user", "interactions", "original", "retrain", "ubpr"] and len(pnprs) == 2
+
+
+def test_the_papers_table_3_gives_its_printed_delta_rows():
+    # the Delta rows as printed in UBPR's Table 3, typed apart from the transcription they must follow from
+    printed = {("movielens", "hr@10"): (0.003, 0.002, 0.002, -0.004, 0.000, -0.001),
+               ("movielens", "ndcg@10"): (0.003, -0.002, -0.006, -0.010, -0.012, -0.018),
+               ("pinterest", "hr@10"): (-0.001, 0.001, -0.001, -0.002, -0.002, -0.002),
+               ("pinterest", "ndcg@10"): (0.002, 0.001, 0.001, 0.000, 0.000, -0.002)}
+    for (dataset, metric), deltas in printed.items():
+        table = ubpr_table3_paper(dataset)
+        np.testing.assert_allclose(table.loc[(metric, DELTA)], deltas, atol=1e-9)
+    table = ubpr_table3_paper("movielens", [1e-4, 3.5e-4])
+    assert list(table.columns) == ["0.01 %", "0.035 %"] and table.loc[("hr@10", "retrain"), "0.01 %"] == 0.627
+    assert list(table.loc["ndcg@10"].index) == ["bpr", "retrain", "sisa", "receraser", "ubpr", DELTA]
+    with pytest.raises(ValueError, match="no data set 'ml-100k'"):
+        ubpr_table3_paper("ml-100k")
+    with pytest.raises(ValueError, match="no ratios"):
+        ubpr_table3_paper("movielens", [0.01])
 
 
 def test_ubpr_reproduction_reports_a_solve_that_did_not_converge(split):

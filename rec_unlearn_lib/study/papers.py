@@ -4,7 +4,8 @@ The papers and the study use different data (RecEraser's ML-1M, IFRU's Amazon, t
 so their raw metrics cannot be compared. Two ratios can: RecEraser's Table 3 as each sharded method's
 Recall@20 relative to Retrain's (how much quality sharding keeps), and IFRU's Table 2 as the completeness
 coefficient (how much of Retrain's gain over the poisoned original a method recovers, mean of AUC0/1/2).
-UBPR's tables are not here: the library holds no transcription of them.
+UBPR's Table 3 (:data:`~rec_unlearn_lib.unlearning.PAPER_UBPR_TABLE3`) is not compared here: it reports
+HR@10 against 99 sampled negatives, a protocol the study does not run; chapter 5 shows it beside its own run.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ from .ifru import CURVATURES, IFRU, SCIF, InfluenceUnlearning, averaged_labels  
 from .ifru_tables import (AUCS, IFRU_RATIOS, IFRU_VARIANTS, PAPER_TABLE2_AMAZON, PAPER_TABLE3_SECONDS, STEP_SCALES,
                           completeness_table, ifru_reproduction, ifru_speed_table, scaled_update, step_length_sweep)
 from .ubpr import UBPR
-from .ubpr_tables import (UBPR_KS, UBPR_METHODS, UBPR_RATIOS, percent, ubpr_reproduction, ubpr_table3,
+from .ubpr_tables import (PAPER_UBPR_TABLE3, UBPR_KS, UBPR_METHODS, UBPR_RATIOS, percent, ubpr_reproduction,
+                          ubpr_table3, ubpr_table3_paper,
                           user_erasure_pnpr)
 
 
@@ -48,8 +49,8 @@ __all__ = ["AUCS", "CURVATURES", "IFRU_RATIOS", "IFRU_VARIANTS", "PAPER_TABLE2_A
            "ifru_reproduction", "ifru_speed_table", "scaled_update", "step_length_sweep", "AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
-           "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
+           "PAPER_UBPR_TABLE3", "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
            "PAPER_TABLE3_ML1M", "PAPER_TABLE4_ML1M", "TABLE3_BACKBONES", "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
            "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "percent",
            "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "sharding_caps", "train_shard",
-           "table3_beside_paper", "table4_beside_paper", "ubpr_reproduction", "ubpr_table3", "unlearning_experiment", "user_erasure_pnpr"]
+           "table3_beside_paper", "table4_beside_paper", "ubpr_reproduction", "ubpr_table3", "ubpr_table3_paper", "unlearning_experiment", "user_erasure_pnpr"]

@@ -119,6 +119,64 @@ def ubpr_reproduction(split: Split, ratios: Sequence[float] = UBPR_RATIOS, metho
             yield from _rows(common, evaluate(result.model, split, "test", ks=ks))
 
 
+#: UBPR's Table 3 as printed (HR@10 and NDCG@10 of BPR-MF, each method after forgetting a random share of the
+#: interactions), tidy rows ``dataset, metric, method, ratio, value``; the paper's Δ row is UBPR minus Retrain
+#: (one run each) and is derived by :func:`ubpr_table3_paper`, not stored
+PAPER_UBPR_TABLE3 = pd.DataFrame(
+    [(dataset, metric, method, ratio, value)
+     for dataset, by_metric in {
+         "movielens": {
+             "hr@10": {"bpr": (0.643,) * 6, "retrain": (0.627, 0.623, 0.619, 0.623, 0.616, 0.615),
+                       "sisa": (0.598, 0.594, 0.595, 0.595, 0.595, 0.594),
+                       "receraser": (0.607, 0.606, 0.609, 0.609, 0.607, 0.600),
+                       "ubpr": (0.630, 0.625, 0.621, 0.619, 0.616, 0.614)},
+             "ndcg@10": {"bpr": (0.369,) * 6, "retrain": (0.353, 0.354, 0.354, 0.355, 0.352, 0.351),
+                         "sisa": (0.334, 0.333, 0.334, 0.335, 0.335, 0.333),
+                         "receraser": (0.342, 0.340, 0.344, 0.341, 0.340, 0.337),
+                         "ubpr": (0.356, 0.352, 0.348, 0.345, 0.340, 0.333)}},
+         "pinterest": {
+             "hr@10": {"bpr": (0.839,) * 6, "retrain": (0.839, 0.836, 0.838, 0.838, 0.838, 0.838),
+                       "sisa": (0.810, 0.811, 0.809, 0.808, 0.810, 0.809),
+                       "receraser": (0.838, 0.839, 0.839, 0.839, 0.838, 0.837),
+                       "ubpr": (0.838, 0.837, 0.837, 0.836, 0.836, 0.836)},
+             "ndcg@10": {"bpr": (0.510,) * 6, "retrain": (0.506, 0.506, 0.506, 0.507, 0.506, 0.507),
+                         "sisa": (0.480, 0.480, 0.479, 0.478, 0.480, 0.479),
+                         "receraser": (0.508, 0.507, 0.508, 0.507, 0.507, 0.506),
+                         "ubpr": (0.508, 0.507, 0.507, 0.507, 0.506, 0.505)}}}.items()
+     for metric, by_method in by_metric.items() for method, values in by_method.items()
+     for ratio, value in zip(UBPR_RATIOS, values)],
+    columns=["dataset", "metric", "method", "ratio", "value"])
+
+
+def ubpr_table3_paper(dataset: str = "movielens", ratios: Sequence[float] | None = None) -> pd.DataFrame:
+    """UBPR's published Table 3 for ``dataset`` (``movielens``: NCF's ML-1M; ``pinterest``) in the layout of
+    :func:`ubpr_table3`: rows ``(metric, method)`` with ``delta (ubpr - retrain)`` last, one column per ratio
+    (in percent). The paper's Retrain is one run, so its rows are ``retrain`` and carry no range.
+
+    Args:
+        dataset: a dataset of :data:`PAPER_UBPR_TABLE3`.
+        ratios: the columns, a subset of :data:`UBPR_RATIOS` (default: all six).
+
+    Raises:
+        ValueError: an unknown dataset, or a ratio the paper did not print.
+    """
+    rows = PAPER_UBPR_TABLE3[PAPER_UBPR_TABLE3["dataset"] == dataset]
+    if rows.empty:
+        raise ValueError(f"UBPR's Table 3 has no data set {dataset!r}: {sorted(PAPER_UBPR_TABLE3['dataset'].unique())}")
+    ratios = list(UBPR_RATIOS if ratios is None else ratios)
+    missing = sorted(set(ratios) - set(UBPR_RATIOS))
+    if missing:
+        raise ValueError(f"UBPR's Table 3 has no ratios {missing}: it printed {list(UBPR_RATIOS)}")
+    table = rows[rows["ratio"].isin(ratios)].pivot_table(index=["metric", "method"], columns="ratio", values="value")
+    for metric in table.index.unique("metric"):
+        table.loc[(metric, DELTA), :] = table.loc[(metric, "ubpr")] - table.loc[(metric, "retrain")]
+    order = [(metric, method) for metric in ("hr@10", "ndcg@10")
+             for method in ("bpr", "retrain", "sisa", "receraser", "ubpr", DELTA)]
+    table = table.loc[order, ratios]
+    table.columns = [percent(r) for r in table.columns]
+    return table
+
+
 RETRAIN_MEAN, RETRAIN_RANGE, DELTA = "retrain (mean over seeds)", "retrain range (max - min)", "delta (ubpr - retrain)"
 """The rows of :func:`ubpr_table3` that summarise Retrain's seeds and UBPR's difference to them."""
 
