@@ -242,6 +242,20 @@ def figure_problems(html: str, page: Path, root: Path) -> list[str]:
     return broken
 
 
+def alt_text_problems(html: str) -> list[str]:
+    """Every figure in a page's content has alt text for screen readers: not missing, not empty, and not the
+    image's own file name (what Sphinx writes when a notebook cell sets no ``mystnb.image.alt``)."""
+    body = article(soup_of(html))
+    problems = []
+    for img in body.find_all("img", src=True):
+        if "_static/" in img["src"] and not img["src"].startswith("data:"):
+            continue                      # the theme's logos and buttons
+        alt = (img.get("alt") or "").strip()
+        if not alt or alt == img["src"] or re.search(r"\.(png|jpe?g|gif|svg|webp)$", alt, re.I):
+            problems.append(f"a figure without alt text: {img['src'][:60]}")
+    return problems
+
+
 def _ids(soup: BeautifulSoup) -> set[str]:
     return {t["id"] for t in soup.find_all(id=True)} | {t["name"] for t in soup.find_all("a", attrs={"name": True})}
 
@@ -342,6 +356,11 @@ def test_every_notebook_page_shows_a_figure(site: Path) -> None:
     assert notebooks, "no notebook chapter in _toc.yml"
     problems = _each_page(site, lambda html, page: figure_problems(html, page, site), notebooks)
     assert not problems, "notebook pages without a figure:\n" + _report(problems)
+
+
+def test_every_figure_has_alt_text(site: Path) -> None:
+    problems = _each_page(site, lambda html, page: alt_text_problems(html))
+    assert not problems, "figures without alt text:\n" + _report(problems)
 
 
 def test_citations_and_references_resolve(site: Path) -> None:
@@ -508,6 +527,14 @@ def test_figure_check(tiny_site: Path) -> None:
         assert figure_problems(_page(bad), page, tiny_site), bad
     # a logo in the theme's header is no figure of the page
     assert figure_problems(f"<html><body><header>{logo}</header><article>text</article></body></html>", page, tiny_site)
+
+
+def test_alt_text_check() -> None:
+    logo = "<img alt='' src='../_static/images/logo_colab.png'>"
+    assert alt_text_problems(_page(f"<img alt='Line chart of recall against epoch' src='../_images/a.png'>{logo}")) == []
+    for bad in ("<img src='../_images/a.png'>", "<img alt=' ' src='../_images/a.png'>",
+                "<img alt='../_images/a.png' src='../_images/a.png'>", f"<img alt='x.PNG' src='data:image/png;base64,{PNG}'>"):
+        assert alt_text_problems(_page(bad)), bad
 
 
 def test_reference_check(tiny_site: Path) -> None:

@@ -22,7 +22,7 @@ from rec_unlearn_lib.synthetic import synthetic_dataset
 from rec_unlearn_lib.study import (COLUMNS, FORGET_SETTINGS, KEY, QUICK_FORGET, TABLE, StudyConfig, StudyConfigError,
                                    backbone_objective, cell_unsupported, cells, forgetting_measures, groups, noise_floor,
                                    order_columns, pair_ranks, run_study, summary_table, update_fidelity)
-from rec_unlearn_lib.study.summary import fidelity_table, speed_table
+from rec_unlearn_lib.study.summary import fidelity_table, growth_table, speed_table
 from rec_unlearn_lib.influence import SolverDidNotConverge
 from rec_unlearn_lib.influence.solvers import SolverResult
 from rec_unlearn_lib.unlearning import METHODS, UBPR, InfluenceUnlearning, Retrain
@@ -343,6 +343,27 @@ def test_influence_update_matches_exact_reoptimisation_on_a_regularised_mf():
         assert out[f"{view}_cosine"] > 0.99 and out[f"{view}_relative_error"] < 0.3
         assert 0.7 < out[f"{view}_norm_ratio"] < 1.0
     torch.testing.assert_close(method.model.user_emb, before.user_emb, rtol=0, atol=0)     # not changed
+
+
+def test_growth_table_by_hand():
+    def rows(dataset, forgotten, retrain, ifru, ratio=0.001):
+        base = {"dataset": dataset, "backbone": "bpr", "setting": "random", "ratio": ratio, "converged": 1.0,
+                "forgotten": forgotten}
+        out = [{**base, "method": "retrain", "seed": s, "unlearn_seconds": t} for s, t in enumerate(retrain)]
+        return out + [{**base, "method": "ifru", "seed": 0, "unlearn_seconds": ifru, "retrain_seconds": retrain[0],
+                       "reference": "retrain"}]
+    table = order_columns(pd.DataFrame(rows("small", 72, [2.0, 4.0], 1.0) + rows("small", 720, [3.0, 3.0], 9.0, 0.01)
+                                       + rows("large", 720, [30.0, 50.0], 5.0)))
+    growth = growth_table(table, "small", "large").set_index("method")
+    # only the shared request (random, 0.1 %) counts: Retrain's medians 3 s and 40 s, IFRU 1 s and 5 s
+    assert growth.loc["ifru", "unlearn_seconds small"] == 1.0 and growth.loc["ifru", "growth"] == 5.0
+    assert growth.loc["ifru", "retrain_growth"] == pytest.approx(40 / 3) and growth.loc["ifru", "data_growth"] == 10
+    assert growth.loc["ifru", "speedup small"] == 3.0 and growth.loc["ifru", "speedup large"] == 8.0
+    assert growth.loc["retrain", "growth"] == pytest.approx(40 / 3)
+    with pytest.raises(ValueError, match="no study of 'ml-1m'"):
+        growth_table(table, "small", "ml-1m")
+    with pytest.raises(ValueError, match="share no request"):
+        growth_table(table[(table["dataset"] == "large") | (table["ratio"] == 0.01)], "small", "large")
 
 
 def test_noise_floor_and_gaps_by_hand():

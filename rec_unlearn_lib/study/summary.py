@@ -89,6 +89,50 @@ def speed_table(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def growth_table(table: pd.DataFrame, small: str, large: str) -> pd.DataFrame:
+    """How the seconds grow with the data: :func:`speed_table` on data sets ``small`` and ``large`` side by side.
+
+    Only the requests (setting and ratio) that both data sets' studies hold are compared, so that each ratio
+    forgets the same share of each data set.
+
+    Args:
+        table: the rows of two studies, one per data set (their ``dataset`` column tells them apart).
+        small, large: the two data sets' names.
+
+    Returns:
+        One row per backbone, method and setting present in both: ``unlearn_seconds`` and ``retrain_seconds``
+        on each data set (columns named ``<measure> <data set>``) and their ``growth`` and ``retrain_growth``
+        (large over small), ``data_growth`` (the forgotten interactions' count, large over small: the same ratio
+        of a larger data set), and the ``speedup`` on each.
+
+    Raises:
+        ValueError: a data set is missing from ``table``, or the two share no request.
+    """
+    for name in (small, large):
+        if not (table["dataset"] == name).any():
+            raise ValueError(f"the table holds no study of {name!r}: {sorted(table['dataset'].unique())}")
+    requests = [set(map(tuple, table.loc[table["dataset"] == name, ["setting", "ratio"]].drop_duplicates().values))
+                for name in (small, large)]
+    shared = requests[0] & requests[1]
+    if not shared:
+        raise ValueError(f"{small!r} and {large!r} share no request (setting and ratio)")
+    rows = table[[pair in shared for pair in zip(table["setting"], table["ratio"])]]
+    speed = speed_table(rows).merge(rows.groupby(["dataset", "backbone", "setting"])["forgotten"].median().reset_index(),
+                                    on=["dataset", "backbone", "setting"])
+    wide = speed.pivot_table(index=["backbone", "method", "setting"], columns="dataset",
+                             values=["unlearn_seconds", "retrain_seconds", "speedup", "forgotten"]).dropna()
+    out = pd.DataFrame(index=wide.index)
+    for measure in ("unlearn_seconds", "retrain_seconds"):
+        for name in (small, large):
+            out[f"{measure} {name}"] = wide[(measure, name)]
+    out["growth"] = wide[("unlearn_seconds", large)] / wide[("unlearn_seconds", small)]
+    out["retrain_growth"] = wide[("retrain_seconds", large)] / wide[("retrain_seconds", small)]
+    out["data_growth"] = wide[("forgotten", large)] / wide[("forgotten", small)]
+    for name in (small, large):
+        out[f"speedup {name}"] = wide[("speedup", name)]
+    return out.reset_index()
+
+
 def fidelity_table(table: pd.DataFrame) -> pd.DataFrame:
     """The influence methods' update against exact re-optimisation, per backbone, method, setting and ratio:
     the means of the parameters' and the scores' cosine, relative error and norm ratio, and the share of runs
