@@ -8,6 +8,7 @@ import torch
 
 from rec_unlearn_lib.influence import (MFCurvature, block_jacobi, full_batch, minimize_full_batch,
                                        recommender_problem, solve, supports_closed_form)
+from rec_unlearn_lib.influence import mf_curvature
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.models import build_model
 
@@ -43,7 +44,10 @@ def test_closed_form_hvp_is_autograds(objective, rows, pair_matrices):
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])
 @pytest.mark.parametrize("pair_matrices", [True, False])
-def test_diagonal_blocks_are_the_hessians(objective, pair_matrices):
+@pytest.mark.parametrize("rows_per_chunk", [None, 3])
+def test_diagonal_blocks_are_the_hessians(objective, pair_matrices, rows_per_chunk, monkeypatch):
+    if rows_per_chunk:       # the per-row outer products summed a few rows at a time (memory bounded on large data)
+        monkeypatch.setattr(mf_curvature, "OUTER_CHUNK_FLOATS", rows_per_chunk * 3 ** 2)
     model, batch = _model(objective)
     problem = recommender_problem(model, batch, users=np.array([0, 2, 5]), items=np.array([1, 3, 4, 8]))
     hessian = problem.explicit_hessian()

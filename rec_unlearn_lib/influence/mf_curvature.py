@@ -57,6 +57,25 @@ __all__ = ["MFCurvature", "PAIR_MATRIX_MAX_ENTRIES", "supports_closed_form"]
 PAIR_MATRIX_MAX_ENTRIES = 2 ** 25
 
 
+#: rows per chunk of the per-row outer products of :meth:`MFCurvature.diagonal_blocks` (a chunk holds rows x d x d
+#: floats: 64 MiB at d = 64), so that their memory does not grow with the data (ML-1M's rows at once: 42 GB)
+OUTER_CHUNK_FLOATS = 2 ** 24
+
+
+def _add_outer(out: Tensor, index: Tensor, weights: Tensor, vectors: Tensor) -> Tensor:
+    """``out[index[t]] += weights[t] * vectors[t] vectors[t]^T`` for every row ``t``, in chunks of rows.
+
+    Args:
+        out: float [N, d, d], added to in place and returned.
+        index: long [n]; weights: float [n]; vectors: float [n, d].
+    """
+    chunk = max(1, OUTER_CHUNK_FLOATS // vectors.shape[1] ** 2)
+    for start in range(0, len(index), chunk):
+        v, w = vectors[start:start + chunk], weights[start:start + chunk, None, None]
+        out.index_add_(0, index[start:start + chunk], w * v[:, :, None] * v[:, None, :])
+    return out
+
+
 def supports_closed_form(model: EmbeddingModel) -> bool:
     """Whether :class:`MFCurvature` applies: MF (scores from the raw embeddings) with BCE or BPR."""
     return isinstance(model, MF) and isinstance(model.objective, (BCEObjective, BPRObjective))
@@ -156,16 +175,14 @@ class MFCurvature:
     def diagonal_blocks(self) -> tuple[Tensor, Tensor]:
         """``(user_blocks [U, d, d], item_blocks [I, d, d])``: each row's diagonal block of the Hessian."""
         eye = torch.eye(self.dim, dtype=self.p.dtype, device=self.p.device)
-        w = self.f2[:, None, None]
-        users = (self.l2_users[:, :, None] * eye).index_add_(0, self.users, w * self.a[:, :, None] * self.a[:, None, :])
+        users = _add_outer(self.l2_users[:, :, None] * eye, self.users, self.f2, self.a)
         items = self.l2_items[:, :, None] * eye
         if self.pair_matrices:     # sum_u W[u, i] p_u p_u^T, W adding f'' at (u, i) and at (u, j)
             outer = (self.P[:, :, None] * self.P[:, None, :]).reshape(self.num_users, -1)
             return users, items + (self._pair_matrix(self.f2, sign=1.0).T @ outer).view_as(items)
-        outer = w * self.p[:, :, None] * self.p[:, None, :]
-        items.index_add_(0, self.items, outer)
+        _add_outer(items, self.items, self.f2, self.p)
         if self.negatives is not None:
-            items.index_add_(0, self.negatives, outer)
+            _add_outer(items, self.negatives, self.f2, self.p)
         return users, items
 
     def problem_hvp(self, problem: InfluenceProblem):
