@@ -34,6 +34,8 @@ from .training import train_backbone
 from .unlearning import AGGREGATIONS, CURVATURES, METHODS, MODES, PARTITIONS, TABLE3_METHODS, pretrained_embeddings, \
     sharded_reproduction, sharding_caps, unlearning_experiment
 
+TOGETHER_HELP = ("sharded methods: train the sub-models side by side, one optimisation step for all of them "
+                 "(the same sub-models as one after another)")
 ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, then the download cache)"
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "num_shards": ("shards", int), "partition": ("partition", str), "aggregation": ("aggregation", str),
@@ -68,6 +70,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0.0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
     return value
 
 
@@ -114,6 +123,11 @@ def cmd_data(args: argparse.Namespace) -> None:
     _emit(load_dataset(args.dataset, root=args.root).summary())
 
 
+def _split_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The split options given on the command line (``--threshold``, ``--k-core``)."""
+    return {"threshold": args.threshold, "k_core": args.k_core}
+
+
 def _backbone_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The backbone settings given on the command line (``--epochs``, ``--emb-dim``, ``--objective``)."""
     return {key: getattr(args, key) for key in ("epochs", "emb_dim", "objective") if getattr(args, key)}
@@ -123,7 +137,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     runtime = Runtime.resolve(args.profile, args.seed, args.device)
     dataset_name = args.dataset or default_dataset(runtime.profile)
     with timed(runtime.device) as clock:
-        split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
+        split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed,
+                       **_split_options(args))
         model, result = train_backbone(args.model, split, runtime.profile, runtime.seed, runtime.device,
                                        progress=False, **_backbone_overrides(args))
         metrics = evaluate(model, split, "test")
@@ -151,7 +166,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     runtime = Runtime.resolve(args.profile, args.seed, args.device)
     dataset_name = args.dataset or default_dataset(runtime.profile)
-    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
+    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed,
+                       **_split_options(args))
     rows: list[dict[str, Any]] = []
     watch = Stopwatch("cpu")
 
@@ -175,7 +191,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     for model in args.models:
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
                                         runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
-                                        embeddings):
+                                        embeddings, _together(args)):
             add(row)
 
 
@@ -190,11 +206,18 @@ def _method_options(args: argparse.Namespace) -> dict[str, Any]:
     given = {name: convert(getattr(args, dest)) for name, (dest, convert) in METHOD_OPTIONS.items()
              if getattr(args, dest) is not None}
     refused = ["--" + METHOD_OPTIONS[name][0].replace("_", "-") for name in given if name not in options]
+    if args.together and "sharding" not in options:
+        refused.append("--together")
     if refused:
         verb = "does" if len(refused) == 1 else "do"
         raise ValueError(f"{', '.join(refused)} {verb} not apply to the method {args.method!r}")
-    given.update(sharding_caps(args.method, args.epochs))   # --epochs caps every training run of the method
-    return given
+    # --epochs caps every training run of the method; --together trains the sub-models side by side
+    sharding = {**sharding_caps(args.method, args.epochs).get("sharding", {}), **_together(args)}
+    return {**given, **({"sharding": sharding} if sharding else {})}
+
+
+def _together(args: argparse.Namespace) -> dict[str, Any]:
+    return {"together": True} if args.together else {}
 
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
@@ -202,7 +225,8 @@ def cmd_unlearn(args: argparse.Namespace) -> None:
     method = METHODS[args.method](args.model, profile=runtime.profile, seed=runtime.seed, device=runtime.device,
                                   **_method_options(args), **_backbone_overrides(args))
     dataset_name = args.dataset or default_dataset(runtime.profile)
-    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed)
+    split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed,
+                       **_split_options(args))
     ratio = None if args.forget_count else args.forget_ratio
     train, request = REQUESTS[args.forget_mode](split.train, ratio, args.forget_count, runtime.seed)
     summary = unlearning_experiment(method, split, request, args.mode, train).summary()
@@ -252,6 +276,12 @@ def _common(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
         defaults = ", ".join(f"{name}: {spec.dataset}" for name, spec in PROFILES.items())
         _choice(parser, "--dataset", SOURCES, f"default by profile, {defaults}")
         _choice(parser, "--protocol", PROTOCOLS, default="ranking")
+        parser.add_argument("--threshold", type=_positive_float, default=4.0,
+                            help="labelled protocol: a rating of at least this is a positive (default 4; IFRU's "
+                                 "'greater than 4' on a 1-5 scale is 5)")
+        parser.add_argument("--k-core", type=_non_negative_int, default=0,
+                            help="keep only users and items with at least this many interactions, repeated until "
+                                 "stable, before splitting (IFRU: 5; default 0, no filter)")
         _choice(parser, "--profile", PROFILES, "default: $REC_UNLEARN_PROFILE or quick",
                 normalise=lambda text: text.strip().lower(), default=None)
         parser.add_argument("--seed", type=_seed, default=0)
@@ -306,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="per backbone: stop deleting once its run has taken this long (the rows say how "
                              "many deletions were made)")
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
+    tables.add_argument("--together", action="store_true", help=TOGETHER_HELP)
     tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")
     _common(tables)
     tables.set_defaults(func=cmd_tables)
@@ -321,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     _choice(unlearn, "--forget-mode", REQUESTS, default="random")
     _choice(unlearn, "--mode", MODES, default="batch")
     unlearn.add_argument("--shards", type=_positive_int, default=None, help="sharded methods: K (default: profile's)")
+    unlearn.add_argument("--together", action="store_true", help=TOGETHER_HELP)
     _choice(unlearn, "--partition", PARTITIONS, "sharded methods; default: the method's own", default=None)
     _choice(unlearn, "--aggregation", AGGREGATIONS, "sharded methods; default: the method's own", default=None)
     _choice(unlearn, "--solver", SOLVERS, "influence methods; default: cg", default=None)

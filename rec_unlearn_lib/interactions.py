@@ -129,6 +129,28 @@ class Interactions:
         m.data[:] = 1.0
         return m
 
+    def k_core(self, k: int) -> "Interactions":
+        """The rows left when every user and every item keeps at least ``k`` of them (IFRU's 5-core filter).
+
+        Dropping a user's rows can take an item below ``k`` and the other way round, so the filter repeats
+        until nothing changes. Counts are over all rows (positives and negatives alike, as IFRU's code counts
+        raw ratings); the id space is kept, so users and items left without rows simply have none.
+
+        Raises:
+            ValueError: ``k`` is negative.
+        """
+        if k < 0:
+            raise ValueError(f"k must be a non-negative number of interactions, got {k}")
+        keep = np.ones(len(self), dtype=bool)
+        while True:
+            users, items = self.users[keep], self.items[keep]
+            few_users = np.bincount(users, minlength=self.num_users) < k
+            few_items = np.bincount(items, minlength=self.num_items) < k
+            drop = few_users[users] | few_items[items]
+            if not drop.any():
+                return self.subset(keep)
+            keep[np.flatnonzero(keep)[drop]] = False
+
     def user_counts(self) -> np.ndarray:
         """int64 [num_users]: interactions per user."""
         return np.bincount(self.users, minlength=self.num_users)

@@ -223,6 +223,9 @@ class ShardingSettings(_Settings):
         agg_lr, agg_batch_size: its learning rate and batch size (``None``: the backbone's).
         agg_reg: L2 on the aggregator's parameters, ``agg_reg / 2 * ||Theta||^2`` (twice Eq. 8's lambda).
         forget_count: interactions deleted one at a time in the Table 4 experiment (100 in the paper).
+        together: train the sub-models side by side, one step for all of them
+            (:func:`~rec_unlearn_lib.unlearning.sharded.train_shards_together`), instead of one after another;
+            the sub-models are the same.
     """
 
     kind: ClassVar[str] = "sharding"
@@ -239,6 +242,7 @@ class ShardingSettings(_Settings):
     agg_batch_size: int | None = 8192
     agg_reg: float = 1e-5
     forget_count: int = 3
+    together: bool = False
 
     def __post_init__(self) -> None:
         if self.num_shards < 1 or self.rounds < 1 or self.max_size_factor < 1.0:

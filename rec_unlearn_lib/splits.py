@@ -15,7 +15,7 @@ protocol       split                                            metrics
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -196,11 +196,25 @@ PROTOCOLS.add("labelled", ProtocolSpec(_labelled, "auc"),
 
 
 def make_split(dataset: Dataset, protocol: str = "ranking", seed: int = 0, *, threshold: float = 4.0,
-               ratios: Sequence[float] | None = None, num_negatives: int = 99) -> Split:
+               ratios: Sequence[float] | None = None, num_negatives: int = 99, k_core: int = 0) -> Split:
     """The split a protocol of :data:`PROTOCOLS` uses on a data set, with each protocol's defaults.
 
     ``ranking`` uses the source's own train/test when it ships one (RecEraser's ML-1M,
     LastFM), else a random 72/8/20 hold-out. ``sampled`` uses NCF's shipped negatives
-    when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M).
+    when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M): a
+    rating of at least ``threshold`` is a positive (IFRU's "greater than 4" on a 1-5 scale is
+    ``threshold=5``).
+
+    Args:
+        k_core: before splitting, keep only users and items with at least ``k_core`` interactions
+            (:meth:`~rec_unlearn_lib.interactions.Interactions.k_core`; IFRU filters 5-core; 0: no filter).
+
+    Raises:
+        ValueError: ``k_core`` on a source that ships its own split (filtering would change its parts).
     """
+    if k_core:
+        if dataset.parts or dataset.test_negatives is not None:
+            raise ValueError(f"{dataset.name} ships its own split ({', '.join(dataset.parts) or 'test negatives'}); "
+                             f"a {k_core}-core filter would change it: use k_core=0")
+        dataset = replace(dataset, interactions=dataset.interactions.k_core(k_core))
     return PROTOCOLS[protocol].make(dataset, seed, threshold, ratios, num_negatives)

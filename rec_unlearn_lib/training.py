@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 import torch
@@ -68,7 +68,7 @@ class TrainStep:
     :func:`torch.compile` first, so the graph holds fewer, fused kernels.
 
     Args:
-        model: the model (on its device, with its training data set).
+        model: the model (on its device, with its training data set), or an :class:`Ensemble` of models.
         optimizer: its optimiser (created with ``capturable=True`` when ``graphed``, see
             :meth:`~rec_unlearn_lib.settings.TrainConfig.make_optimizer`).
         graphed: replay from a CUDA graph (needs a CUDA device).
@@ -77,7 +77,7 @@ class TrainStep:
             epoch compiles once more).
     """
 
-    def __init__(self, model: Recommender, optimizer: torch.optim.Optimizer, graphed: bool = False,
+    def __init__(self, model: "Recommender | Ensemble", optimizer: torch.optim.Optimizer, graphed: bool = False,
                  warmup: int = 3, compiled: bool = False) -> None:
         if graphed and model.device.type != "cuda":
             raise ValueError(f"CUDA graphs need a CUDA device; the model is on {model.device}")
@@ -95,7 +95,8 @@ class TrainStep:
         return self._graph is not None
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Take the step on ``batch``; returns its loss (a 0-dim tensor on the device, not synchronised)."""
+        """Take the step on ``batch``; returns its loss (on the device, not synchronised): 0-dim for a model,
+        one entry per member with a batch for an :class:`Ensemble` (the step descends their sum)."""
         if self._graph is not None and self._fits(batch):
             for name, value in batch.items():
                 self._inputs[name].copy_(value)
@@ -116,7 +117,7 @@ class TrainStep:
     def _eager(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._loss_of(batch)
-        loss.backward()
+        loss.sum().backward()
         self.optimizer.step()
         self.eager_steps += 1
         return loss.detach()
@@ -132,7 +133,7 @@ class TrainStep:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             self._loss = self._loss_of(self._inputs)
-            self._loss.backward()
+            self._loss.sum().backward()
             self.optimizer.step()
         self._graph = graph
 
@@ -155,15 +156,128 @@ def train_epoch(model: Recommender, step: TrainStep, train: Interactions, config
     return float(total) / max(count, 1)
 
 
-def make_step(model: Recommender, config: TrainConfig) -> TrainStep:
+class Ensemble(torch.nn.Module):
+    """Models trained side by side as one, on one device: the sub-models of a sharded method.
+
+    A step takes one batch of each member that has one left in the epoch (flattened under ``"k/name"``
+    keys, ``k`` the member's index), returns the members' losses ``[m]`` and descends their sum. The
+    gradient of the sum with respect to a member's parameters is that member's own gradient, and the
+    optimisers (Adam, Adagrad) update every parameter from its own gradient and state and skip a parameter
+    without a gradient: each member takes exactly the steps it takes trained alone (bit for bit on the
+    CPU). What changes is the launch: one backward pass and one optimiser step for all members, and on a
+    GPU one CUDA-graph replay (:class:`TrainStep`) for a step of every member at once.
+    """
+
+    def __init__(self, members: Sequence[Recommender]) -> None:
+        super().__init__()
+        if not members or any(m.objective is None for m in members):
+            raise ValueError("an ensemble trains models with an objective, at least one")
+        self.members = torch.nn.ModuleList(members)
+
+    @property
+    def device(self) -> torch.device:
+        return self.members[0].device
+
+    @property
+    def graph_capturable(self) -> bool:
+        return all(m.graph_capturable for m in self.members)
+
+    @property
+    def fixed_batch_shapes(self) -> bool:
+        return all(_fixed_batch_shapes(m) for m in self.members)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """float [m]: the loss of each member with a batch in ``batch``, in the order of their keys."""
+        parts: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in batch.items():
+            member, name = key.split("/", 1)
+            parts.setdefault(int(member), {})[name] = value
+        return torch.stack([self.members[k].loss(part) for k, part in parts.items()])
+
+
+def _fixed_batch_shapes(model: Recommender) -> bool:
+    return bool(model.objective and model.objective.fixed_batch_shapes)
+
+
+def make_step(model: Recommender | Ensemble, config: TrainConfig) -> TrainStep:
     """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep` that replays a
     CUDA graph where ``config`` allows it (:attr:`~rec_unlearn_lib.settings.TrainConfig.graphed`) and the model
     can be captured (:attr:`~rec_unlearn_lib.models.base.Recommender.graph_capturable`) with batches of one
     shape (:attr:`~rec_unlearn_lib.models.objectives.Objective.fixed_batch_shapes`), with the loss compiled where
     ``config`` asks for it (:attr:`~rec_unlearn_lib.settings.TrainConfig.compiled`)."""
-    graphed = config.graphed and model.graph_capturable and bool(model.objective and model.objective.fixed_batch_shapes)
+    fixed = model.fixed_batch_shapes if isinstance(model, Ensemble) else _fixed_batch_shapes(model)
+    graphed = config.graphed and model.graph_capturable and fixed
     return TrainStep(model, config.make_optimizer(model.parameters(), capturable=graphed), graphed,
                      compiled=config.compiled)
+
+
+def train_epoch_together(ensemble: Ensemble, step: TrainStep, trains: Sequence[Interactions],
+                         configs: Sequence[TrainConfig], epoch: int, active: Sequence[int]) -> dict[int, float]:
+    """One epoch of every ``active`` member on its own batches of ``(its seed, epoch)``, the members' steps
+    taken together (step ``t`` holds batch ``t`` of every member that has one); returns each member's mean
+    loss, as :func:`train_epoch` gives it for the member alone."""
+    ensemble.train()
+    device = ensemble.device
+    with reproducible(device):
+        batches = {k: list(ensemble.members[k].objective.batches(trains[k], configs[k].batch_size, configs[k].seed,
+                                                                 epoch, device)) for k in active}
+        totals = {k: torch.zeros((), device=device) for k in active}
+        for t in range(max(len(b) for b in batches.values())):
+            present = [k for k in active if t < len(batches[k])]
+            losses = step({f"{k}/{name}": value for k in present for name, value in batches[k][t].items()})
+            for j, k in enumerate(present):
+                totals[k] += losses[j]
+    return {k: float(totals[k]) / max(len(batches[k]), 1) for k in active}
+
+
+class _Selection:
+    """Model selection of one training run: the history, early stopping on ``metric`` and the best parameters."""
+
+    def __init__(self, model: Recommender, metric: str, patience: int) -> None:
+        self.model, self.metric, self.patience = model, metric, patience
+        self.rows: list[dict[str, float]] = []
+        self.best_score, self.best_epoch, self.stale = -float("inf"), 0, 0
+        self.best_state = copy.deepcopy(model.state_dict())
+        self.train_seconds = self.eval_seconds = 0.0
+
+    def record(self, epoch: int, loss: float, seconds: float, scores: dict[str, float] | None,
+               eval_seconds: float = 0.0) -> None:
+        """One epoch: its loss and training seconds, and its validation ``scores`` where evaluated."""
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss}); lower the learning rate")
+        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": seconds}
+        self.train_seconds += seconds
+        if scores is not None:
+            if self.metric not in scores:
+                raise KeyError(f"metric {self.metric!r} is not reported by the protocol: {sorted(scores)}")
+            row.update(scores)
+            self.eval_seconds += eval_seconds
+            if scores[self.metric] > self.best_score:
+                self.best_score, self.best_epoch, self.stale = scores[self.metric], epoch, 0
+                self.best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                self.stale += 1
+        self.rows.append(row)
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.patience) and self.stale >= self.patience
+
+    def result(self, config: TrainConfig) -> TrainResult:
+        """Restore the best parameters; the run's :class:`TrainResult`."""
+        self.model.load_state_dict(self.best_state)
+        return TrainResult(pd.DataFrame(self.rows), self.best_epoch, self.best_score, self.train_seconds,
+                           self.eval_seconds, config.as_dict())
+
+
+def _validation(model: Recommender, split: Split, train: Interactions, device: torch.device) -> tuple[dict, float]:
+    with timed(device) as clock:
+        scores = evaluate(model, split, "valid", train=train)
+    return scores, clock.seconds
+
+
+def _due(epoch: int, config: TrainConfig) -> bool:
+    return epoch % config.eval_every == 0 or epoch == config.epochs
 
 
 def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
@@ -185,42 +299,68 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
     model.to(device)
     model.fit_data(train)
     if model.objective is None:
-        with timed(device) as clock:
-            score = evaluate(model, split, "valid", train=train)
+        score, seconds = _validation(model, split, train, device)
         frame = pd.DataFrame([{"epoch": 0, **score}])
-        return TrainResult(frame, 0, score.get(metric, float("nan")), 0.0, clock.seconds, config.as_dict())
+        return TrainResult(frame, 0, score.get(metric, float("nan")), 0.0, seconds, config.as_dict())
 
     step = make_step(model, config)
-    rows: list[dict[str, float]] = []
-    best_score, best_epoch, best_state, stale = -float("inf"), 0, copy.deepcopy(model.state_dict()), 0
-    train_seconds = eval_seconds = 0.0
+    selection = _Selection(model, metric, config.patience)
     # progress=False forces the bar off; otherwise tqdm's defaults apply (TQDM_DISABLE=1 hides it in book builds)
     bar = tqdm(range(1, config.epochs + 1), desc=f"train {desc or model.name}", leave=False,
                **({} if config.progress else {"disable": True}))
     for epoch in bar:
         with timed(device) as clock:
             loss = train_epoch(model, step, train, config, epoch)
-        row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": clock.seconds}
-        train_seconds += clock.seconds
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss}); lower the learning rate")
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            with timed(device) as clock:
-                row.update(evaluate(model, split, "valid", train=train))
-            eval_seconds += clock.seconds
-            if metric not in row:
-                raise KeyError(f"metric {metric!r} is not reported by the {split.protocol} protocol: {sorted(row)}")
-            if row[metric] > best_score:
-                best_score, best_epoch, stale = row[metric], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-            bar.set_postfix(loss=f"{loss:.4f}", **{metric: f"{row[metric]:.4f}"})
-        rows.append(row)
-        if config.patience and stale >= config.patience:
+        scores, eval_seconds = _validation(model, split, train, device) if _due(epoch, config) else (None, 0.0)
+        selection.record(epoch, loss, clock.seconds, scores, eval_seconds)
+        if scores is not None:
+            bar.set_postfix(loss=f"{loss:.4f}", **{metric: f"{scores[metric]:.4f}"})
+        if selection.stopped:
             break
-    model.load_state_dict(best_state)
-    return TrainResult(pd.DataFrame(rows), best_epoch, best_score, train_seconds, eval_seconds, config.as_dict())
+    return selection.result(config)
+
+
+def fit_together(models: Sequence[Recommender], split: Split, configs: Sequence[TrainConfig],
+                 trains: Sequence[Interactions], desc: str | None = None) -> list[TrainResult]:
+    """:func:`fit` for several models at once, each on its own training data with its own settings, their
+    steps taken together (:class:`Ensemble`): each model ends exactly as :func:`fit` leaves it, with its own
+    history, early stopping and best parameters. The models share the device and the epoch budget of
+    ``configs[0]``; each leaves the ensemble when its own patience runs out.
+
+    A result's ``train_seconds`` is the wall time of the joint epochs the model took part in (shared with the
+    models trained beside it); its ``eval_seconds`` are its own.
+
+    Raises:
+        ValueError: the lists differ in length, or the configurations differ in device or epochs.
+    """
+    if not len(models) == len(configs) == len(trains):
+        raise ValueError(f"one configuration and one training set per model: {len(models)} models, "
+                         f"{len(configs)} configurations, {len(trains)} training sets")
+    if len({(c.device, c.epochs, c.eval_every) for c in configs}) > 1:
+        raise ValueError("models trained together share the device, the epochs and the evaluation schedule")
+    config = configs[0]
+    metric = config.metric or PROTOCOLS[split.protocol].metric
+    for model, train in zip(models, trains):
+        model.to(config.device)
+        model.fit_data(train)
+    ensemble = Ensemble(models)
+    step = make_step(ensemble, config)
+    selections = [_Selection(model, metric, c.patience) for model, c in zip(models, configs)]
+    active = list(range(len(models)))
+    bar = tqdm(range(1, config.epochs + 1), desc=f"train {desc or 'together'}", leave=False,
+               **({} if config.progress else {"disable": True}))
+    for epoch in bar:
+        with timed(config.device) as clock:
+            losses = train_epoch_together(ensemble, step, trains, configs, epoch, active)
+        for k in active:
+            validation = _validation(models[k], split, trains[k], config.device) if _due(epoch, config) \
+                else (None, 0.0)
+            selections[k].record(epoch, losses[k], clock.seconds, *validation)
+        active = [k for k in active if not selections[k].stopped]
+        bar.set_postfix(training=len(active))
+        if not active:
+            break
+    return [selection.result(c) for selection, c in zip(selections, configs)]
 
 
 def train_backbone(name: str, split: Split, profile: str | None = None, seed: int = 0,

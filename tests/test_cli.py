@@ -37,16 +37,29 @@ def test_train_prints_metrics(data_root):
     assert {"recall@20", "ndcg@20"} <= set(result["metrics"]) and result["epochs_run"] == 2
 
 
+def test_train_splits_with_the_threshold_and_core_asked_for(data_root):
+    out = run("train", "--dataset", "ml-100k", "--model", "mf", "--protocol", "labelled", "--threshold", "5",
+              "--k-core", "5", "--profile", "quick", "--epochs", "1", "--root", str(data_root))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["metrics"]["auc"] > 0.5
+    out = run("train", "--dataset", "receraser-ml-1m", "--model", "bpr", "--k-core", "5", "--epochs", "1",
+              "--root", str(data_root))
+    assert out.returncode == 2 and "ships its own split" in out.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (("data", "nope"), "unknown data set 'nope'; choose one of ml-100k"),
     (("train", "--model", "svd"), "unknown model 'svd'; choose one of mf, bpr"),
     (("train", "--model", "bpr", "--epochs", "0"), "positive integer"),
     (("train", "--model", "bpr", "--seed", "-3"), "non-negative"),
+    (("train", "--model", "bpr", "--k-core", "-1"), "non-negative integer"),
+    (("train", "--model", "bpr", "--threshold", "0"), "positive number"),
     (("train", "--model", "bpr", "--profile", "huge"), "unknown profile 'huge'; choose one of quick, full"),
     (("unlearn", "--model", "pop", "--method", "retrain"),
      "unknown trained backbone 'pop'; choose one of mf, bpr, wmf, lightgcn"),
     (("unlearn", "--model", "bpr", "--method", "retrain", "--partition", "ubp"),
      "--partition does not apply to the method 'retrain'"),
+    (("unlearn", "--model", "bpr", "--method", "ifru", "--together"), "--together does not apply to the method 'ifru'"),
 ])
 def test_bad_input_is_one_line_error(args, message):
     out = run(*args)

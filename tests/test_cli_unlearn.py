@@ -28,6 +28,7 @@ TINY = ["--dataset", "ml-100k", "--model", "bpr", "--profile", "quick", "--seed"
     ["--method", "receraser", "--shards", "2", "--partition", "ubp", "--aggregation", "attention",
      "--mode", "sequential"],
     ["--method", "retrain"],
+    ["--method", "sisa", "--shards", "2", "--together"],
 ])
 def test_unlearn_prints_one_json_object(data_root, extra):
     proc = _run(TINY + extra, data_root)

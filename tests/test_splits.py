@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 import pytest
@@ -79,6 +81,34 @@ def test_make_split_protocols(synthetic):
     assert make_split(synthetic, "labelled").train.labels is not None
     with pytest.raises(ValueError, match="unknown protocol"):
         make_split(synthetic, "other")
+
+
+def test_k_core_repeats_until_every_user_and_item_has_k_rows():
+    # user 3's single row goes first; then item 2 has one row left (user 2), then user 2 has one (item 1): one pass
+    # over the counts would keep (2, 1) and (2, 2)
+    pairs = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (2, 2), (3, 2)]
+    data = Interactions(np.array([u for u, _ in pairs]), np.array([i for _, i in pairs]), 5, 4,
+                        ratings=np.arange(7, dtype=np.float32))
+    core = data.k_core(2)
+    assert list(zip(core.users.tolist(), core.items.tolist())) == pairs[:4]
+    assert (core.num_users, core.num_items) == (5, 4) and core.ratings.tolist() == [0, 1, 2, 3]
+    assert len(data.k_core(0)) == len(data.k_core(1)) == 7 and len(data.k_core(3)) == 0
+    with pytest.raises(ValueError, match="non-negative"):
+        data.k_core(-1)
+
+
+def test_make_split_filters_k_core_before_splitting(synthetic):
+    core = synthetic.interactions.k_core(15)
+    assert 0 < len(core) < len(synthetic.interactions)
+    split = make_split(synthetic, "labelled", k_core=15, threshold=5)
+    assert len(split.train) == round(0.6 * len(core))
+    kept = split.train.concat(split.valid).concat(split.test)
+    assert core.contains(kept.users, kept.items).all()
+    assert split.train.labels.mean() < make_split(synthetic, "labelled", k_core=15).train.labels.mean()
+    parts = {"train": synthetic.interactions.subset(np.arange(100)),
+             "test": synthetic.interactions.subset(np.arange(100, 120))}
+    with pytest.raises(ValueError, match="ships its own split"):
+        make_split(dataclasses.replace(synthetic, parts=parts), k_core=5)
 
 
 def test_bpr_triplets_rematerialise_exactly(synthetic):

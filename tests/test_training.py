@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 import torch
 
@@ -149,6 +150,60 @@ def test_same_seed_same_parameters_on_ml100k(ml100k_split):
     runs = [train_backbone("wmf", ml100k_split, "quick", seed=0, device="cpu", progress=False, epochs=3)[0]
             for _ in range(2)]
     assert torch.equal(runs[0].user_emb, runs[1].user_emb) and torch.equal(runs[0].item_emb, runs[1].item_emb)
+
+
+def trained_together_and_alone(name: str, split, device: str = "cpu", graphed: bool = False) -> list[tuple]:
+    """Three models of backbone ``name`` on three shards of unequal size (so that their epochs hold different
+    numbers of batches and they stop at different epochs), trained with :func:`fit_together` and each alone with
+    :func:`fit`; per model ``(together, alone)`` as (parameters, result)."""
+    from rec_unlearn_lib.settings import make_backbone
+    from rec_unlearn_lib.training import fit_together
+    settings = backbone_settings(name, "quick").replace(emb_dim=8, epochs=8, patience=1, eval_every=1, batch_size=64)
+    rows = torch.randperm(len(split.train), generator=torch.Generator().manual_seed(0)).numpy()
+    cuts = [0, len(rows) // 6, len(rows) // 2, len(rows)]
+    trains = [split.train.subset(rows[a:b]) for a, b in zip(cuts, cuts[1:])]
+    configs = [settings.train_config(seed, device, progress=False).replace(cuda_graph=graphed) for seed in (3, 4, 5)]
+    fresh = [make_backbone(name, split.num_users, split.num_items, settings, seed) for seed in (3, 4, 5)]
+    together = fit_together(fresh, split, configs, trains)
+    pairs = []
+    for model, result, config, train, seed in zip(fresh, together, configs, trains, (3, 4, 5)):
+        alone = make_backbone(name, split.num_users, split.num_items, settings, seed)
+        pairs.append(((model.state_dict(), result), (alone.state_dict(), fit(alone, split, config, train))))
+    return pairs
+
+
+@pytest.mark.parametrize("name", ["bpr", "mf", "wmf", "lightgcn"])
+def test_models_trained_together_equal_models_trained_alone(synthetic, name):
+    split = make_split(synthetic, "ranking", seed=0)
+    pairs = trained_together_and_alone(name, split)
+    for (state, result), (state_alone, result_alone) in pairs:
+        assert state.keys() == state_alone.keys()
+        assert all(torch.equal(state[k], state_alone[k]) for k in state), name      # bit for bit on the CPU
+        assert result.best_epoch == result_alone.best_epoch
+        columns = [c for c in result_alone.history.columns if c != "seconds"]
+        pd.testing.assert_frame_equal(result.history[columns], result_alone.history[columns])
+    assert len({len(result.history) for (_, result), _ in pairs}) > 1 or name == "wmf", \
+        "the models should stop at different epochs (the test's point)"
+
+
+def test_fit_together_refuses_mismatched_inputs(synthetic):
+    from rec_unlearn_lib.training import Ensemble, fit_together
+    split = make_split(synthetic, "ranking", seed=0)
+    models = [MF(split.num_users, split.num_items, 4, BPRObjective()) for _ in range(2)]
+    with pytest.raises(ValueError, match="one configuration and one training set per model"):
+        fit_together(models, split, [TrainConfig()], [split.train, split.train])
+    with pytest.raises(ValueError, match="share the device, the epochs"):
+        fit_together(models, split, [TrainConfig(epochs=2), TrainConfig(epochs=3)], [split.train, split.train])
+    with pytest.raises(ValueError, match="models with an objective"):
+        Ensemble([MF(3, 3, 2, None)])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_models_trained_together_on_a_gpu_equal_models_trained_alone():
+    from rec_unlearn_lib.synthetic import synthetic_dataset
+    split = make_split(synthetic_dataset(seed=3), "ranking", seed=0)
+    for (state, _), (state_alone, _) in trained_together_and_alone("bpr", split, "cuda", graphed=True):
+        assert max(float((state[k] - state_alone[k]).abs().max()) for k in state) < 1e-4
 
 
 def _graph_test_model(name: str, split) -> Recommender:

@@ -147,6 +147,23 @@ def test_every_sub_model_equals_a_fresh_fit_on_the_remaining_data(split):
         torch.testing.assert_close(kept.item_reps, fresh.item_reps, rtol=0, atol=0)
 
 
+def test_sub_models_trained_together_are_the_sub_models_trained_one_by_one(split):
+    serial = sharded(partition="random", aggregation="mean", shards=4, epochs=8, patience=2).fit(split)
+    together = sharded(partition="random", aggregation="mean", shards=4, epochs=8, patience=2,
+                       sharding={**SHARDING, "together": True}).fit(split)
+    request = ForgetRequest.random(split.train, count=20, seed=2)
+    for method in (serial, together):
+        method.forget(request)
+    assert len(set(s.epochs_run for s in serial.submodels)) > 1      # they stop at different epochs
+    for a, b in zip(serial.submodels, together.submodels):
+        assert (a.shard, a.best_epoch, a.epochs_run) == (b.shard, b.best_epoch, b.epochs_run)
+        torch.testing.assert_close(a.user_reps, b.user_reps, rtol=0, atol=0)
+        torch.testing.assert_close(a.item_reps, b.item_reps, rtol=0, atol=0)
+    torch.testing.assert_close(_scores(serial.model, split), _scores(together.model, split), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="leave shard_map as map"):
+        sharded(sharding={**SHARDING, "together": True}, shard_map=lambda fn, jobs: [fn(j) for j in jobs])
+
+
 def test_batch_request_touches_every_shard_it_spans(split):
     method = sharded(SISA).fit(split)
     request = ForgetRequest.random(split.train, count=30, seed=2)

@@ -22,7 +22,7 @@ from ..evaluation import evaluate
 from ..forget import ForgetRequest
 from ..splits import Split
 from ..timing import timed
-from .base import METHODS, one_at_a_time
+from .base import METHODS, one_at_a_time, sharding_caps
 
 TABLE3_KS: tuple[int, ...] = (10, 20, 50)
 TABLE3_METHODS: tuple[str, ...] = ("retrain", "sisa", "receraser")
@@ -54,8 +54,8 @@ PAPER_TABLE4_ML1M = pd.DataFrame({"shard": [12, 0.9, 17], "aggregator": [10, 0.2
 def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = TABLE3_METHODS,
                          deletions: int = 100, profile: str | None = None, seed: int = 0,
                          device: str | None = None, budget_seconds: float | None = None,
-                         epochs: int | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None
-                         ) -> Iterator[dict[str, Any]]:
+                         epochs: int | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+                         sharding: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
     breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds).
 
@@ -72,17 +72,16 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             aggregator) at this many epochs (``None``: the profile's).
         embeddings: ``(users [U, d], items [I, d])`` for the balanced partitions (``None``: each sharded
             method trains its own, and its fit row counts their seconds as ``fit_embeddings``).
+        sharding: overrides of the sharded methods' settings (e.g. ``{"together": True}``).
     """
     start = time.perf_counter()
     request = ForgetRequest.random(split.train, count=deletions, seed=seed)
     for name in methods:
-        caps: dict[str, Any] = {}
-        if epochs is not None:
-            caps["epochs"] = epochs
-            if "sharding" in METHODS[name].options:
-                caps["sharding"] = {"partition_epochs": epochs, "agg_epochs": epochs}
-        if embeddings is not None and "sharding" in METHODS[name].options:
-            caps["embeddings"] = embeddings
+        caps: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+        if "sharding" in METHODS[name].options:
+            caps["sharding"] = {**(sharding or {}), **sharding_caps(name, epochs).get("sharding", {})}
+            if embeddings is not None:
+                caps["embeddings"] = embeddings
         method = METHODS[name](backbone, profile=profile, seed=seed, device=device, **caps)
         with timed(method.device) as clock:
             method.fit(split)

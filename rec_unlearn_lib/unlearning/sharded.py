@@ -13,7 +13,8 @@ Both costs are measured apart (RecEraser Table 4).
 The shard loop is one seam: :func:`train_shard` takes a picklable :class:`ShardJob` and
 returns a :class:`SubModel`; ``ShardedUnlearning(shard_map=...)`` decides how the jobs run
 (``map`` by default; :func:`rec_unlearn_lib.parallel.ray_shard_map` trains them as Ray tasks,
-on this machine or a cluster).
+on this machine or a cluster). With the sharding setting ``together``, :func:`train_shards_together`
+trains the jobs side by side instead, one optimisation step for all sub-models (the same sub-models).
 
 One caveat the papers share: the balanced partitions are computed from embeddings pre-trained
 on all of ``D`` (including rows later forgotten). The book, like RecEraser, keeps the partition
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ from ..settings import BackboneSettings, ShardingSettings, TrainConfig, backbone
     sharding_settings
 from ..splits import Split
 from ..timing import timed
-from ..training import fit
+from ..training import fit, fit_together
 from .aggregation import AGGREGATIONS, Aggregator, FrozenEmbeddings, make_aggregator
 from .base import METHODS, UnlearningMethod
 from .partition import PARTITIONS, Partition, make_partition
@@ -119,6 +120,25 @@ def train_shard(job: ShardJob) -> SubModel:
                     clock.seconds, result.best_epoch, int(result.history["epoch"].max()))
 
 
+def train_shards_together(jobs: Sequence[ShardJob]) -> list[SubModel]:
+    """The jobs' sub-models trained side by side (:func:`~rec_unlearn_lib.training.fit_together`): the same
+    sub-models as :func:`train_shard` gives one job at a time, with one step for all of them instead of one
+    per sub-model. A sub-model's ``seconds`` are its share of the joint run: the joint epochs it took part in
+    and its own validation."""
+    jobs = list(jobs)
+    if not jobs:
+        return []
+    models = [make_backbone(j.backbone, j.split.num_users, j.split.num_items, j.settings, j.seed) for j in jobs]
+    results = fit_together(models, jobs[0].split, [j.settings.train_config(j.seed, j.device) for j in jobs],
+                           [j.train for j in jobs], desc=f"{len(jobs)} sub-models")
+    subs = []
+    for job, model, result in zip(jobs, models, results):
+        users, items = frozen_representations(model)
+        subs.append(SubModel(job.shard, users, items, job.train.user_counts() > 0, job.train.item_counts() > 0,
+                             result.seconds, result.best_epoch, int(result.history["epoch"].max())))
+    return subs
+
+
 def pretrained_embeddings(split: Split, train: Interactions | None = None, backbone: str = "wmf",
                           profile: str | None = None, seed: int = 0, device: str | torch.device | None = None,
                           **overrides: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +165,8 @@ class ShardedUnlearning(UnlearningMethod):
         profile, seed, device, settings: as :class:`~.base.UnlearningMethod`.
         embeddings: ``(users, items)`` pre-trained embeddings for the balanced partitions; by
             default ``partition_backbone`` (WMF) is trained on the training data in :meth:`fit`.
-        shard_map: how the shard jobs run (``map``: one after another).
+        shard_map: how the shard jobs run (``map``: one after another; with ``sharding={"together": True}``
+            they are trained side by side in this process instead, :func:`train_shards_together`).
         sharding: overrides of the profile's :class:`~rec_unlearn_lib.settings.ShardingSettings` (e.g. ``rounds=10``).
         overrides: backbone settings (e.g. ``emb_dim=32``), shared by sub-models and Retrain.
     """
@@ -164,6 +185,9 @@ class ShardedUnlearning(UnlearningMethod):
         if num_shards is not None:
             changes["num_shards"] = num_shards
         self.sharding: ShardingSettings = sharding_settings(self.profile).replace(**changes)
+        if self.sharding.together and shard_map is not map:
+            raise ValueError("sub-models trained together run in this process: leave shard_map as map "
+                             "(or set sharding together=False to train them through the shard_map)")
         self.embeddings = embeddings
         self.shard_map = shard_map
         self.partition: Partition | None = None
@@ -205,7 +229,8 @@ class ShardedUnlearning(UnlearningMethod):
 
     def _train_shards(self, shards: Iterable[int]) -> tuple[float, list[SubModel]]:
         with timed(self.device) as clock:
-            trained = list(self.shard_map(train_shard, self.shard_jobs(shards)))
+            jobs = self.shard_jobs(shards)
+            trained = train_shards_together(jobs) if self.sharding.together else list(self.shard_map(train_shard, jobs))
         return clock.seconds, trained
 
     def aggregator_config(self) -> TrainConfig:
