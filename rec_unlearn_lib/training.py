@@ -184,7 +184,7 @@ class Ensemble(torch.nn.Module):
 
     @property
     def fixed_batch_shapes(self) -> bool:
-        return all(_fixed_batch_shapes(m) for m in self.members)
+        return all(m.fixed_batch_shapes for m in self.members)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """float [m]: the loss of each member with a batch in ``batch``, in the order of their keys."""
@@ -195,18 +195,13 @@ class Ensemble(torch.nn.Module):
         return torch.stack([self.members[k].loss(part) for k, part in parts.items()])
 
 
-def _fixed_batch_shapes(model: Recommender) -> bool:
-    return bool(model.objective and model.objective.fixed_batch_shapes)
-
-
 def make_step(model: Recommender | Ensemble, config: TrainConfig) -> TrainStep:
     """The optimiser of ``config`` over ``model``'s parameters, wrapped in a :class:`TrainStep` that replays a
     CUDA graph where ``config`` allows it (:attr:`~rec_unlearn_lib.settings.TrainConfig.graphed`) and the model
     can be captured (:attr:`~rec_unlearn_lib.models.base.Recommender.graph_capturable`) with batches of one
-    shape (:attr:`~rec_unlearn_lib.models.objectives.Objective.fixed_batch_shapes`), with the loss compiled where
+    shape (:attr:`~rec_unlearn_lib.models.base.Recommender.fixed_batch_shapes`), with the loss compiled where
     ``config`` asks for it (:attr:`~rec_unlearn_lib.settings.TrainConfig.compiled`)."""
-    fixed = model.fixed_batch_shapes if isinstance(model, Ensemble) else _fixed_batch_shapes(model)
-    graphed = config.graphed and model.graph_capturable and fixed
+    graphed = config.graphed and model.graph_capturable and model.fixed_batch_shapes
     return TrainStep(model, config.make_optimizer(model.parameters(), capturable=graphed), graphed,
                      compiled=config.compiled)
 

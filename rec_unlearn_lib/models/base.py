@@ -100,6 +100,11 @@ class Recommender(nn.Module, ABC):
         self.popularity: torch.Tensor | None = None      # float [I]
 
     @property
+    def fixed_batch_shapes(self) -> bool:
+        """Whether every full batch of its objective has one shape (a CUDA graph can replay its step)."""
+        return bool(self.objective and self.objective.fixed_batch_shapes)
+
+    @property
     def device(self) -> torch.device:
         for tensor in list(self.parameters()) + list(self.buffers()):
             return tensor.device
