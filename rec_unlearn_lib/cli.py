@@ -276,12 +276,13 @@ def _common(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
         defaults = ", ".join(f"{name}: {spec.dataset}" for name, spec in PROFILES.items())
         _choice(parser, "--dataset", SOURCES, f"default by profile, {defaults}")
         _choice(parser, "--protocol", PROTOCOLS, default="ranking")
-        parser.add_argument("--threshold", type=_positive_float, default=4.0,
-                            help="labelled protocol: a rating of at least this is a positive (default 4; IFRU's "
-                                 "'greater than 4' on a 1-5 scale is 5)")
-        parser.add_argument("--k-core", type=_non_negative_int, default=0,
+        parser.add_argument("--threshold", type=_positive_float, default=None,
+                            help="labelled protocol: a rating of at least this is a positive (default: the data "
+                                 "set's rule, IFRU's on amazon-electronics (5) and bookcrossing (7), else 4)")
+        parser.add_argument("--k-core", type=_non_negative_int, default=None,
                             help="keep only users and items with at least this many interactions, repeated until "
-                                 "stable, before splitting (IFRU: 5; default 0, no filter)")
+                                 "stable, before splitting (default: the data set's rule, IFRU's 5 on "
+                                 "amazon-electronics and bookcrossing, else 0, no filter)")
         _choice(parser, "--profile", PROFILES, "default: $REC_UNLEARN_PROFILE or quick",
                 normalise=lambda text: text.strip().lower(), default=None)
         parser.add_argument("--seed", type=_seed, default=0)

@@ -4,24 +4,30 @@ Where the files come from (a data root such as ``REC_UNLEARN_DATA=../shared/data
 or a download into the cache) is :mod:`rec_unlearn_lib.sources`' job; this module
 only reads the layouts the public sources publish:
 
-==================== ============================================================
-name                 layout
-==================== ============================================================
-``ml-100k``          GroupLens ``u.data`` (user, item, rating, time; tabs) and
-                     ``u.item`` (pipe-separated, latin-1: id, title, ...).
-``ml-1m``            GroupLens ``ratings.dat`` and ``movies.dat`` (``::``-separated).
-``receraser-ml-1m``  RecEraser's ``train.txt``/``test.txt``: one line per user,
-                     ``user item item ...`` (ids from 0). Also the layout of
-                     LightGCN's ``yelp2018``, ``gowalla`` and ``amazon-book``.
-``lastfm``           LightGCN-PyTorch's ``data1.txt``/``test1.txt``:
-                     user, item, listen count (tabs, ids from 1).
-``ncf-ml-1m``        NCF's ``*.train.rating``/``*.test.rating`` (user, item, rating,
-                     time; tabs) and ``*.test.negative`` (99 negatives per test user).
-``ncf-pinterest-20`` The same layout as ``ncf-ml-1m``.
-==================== ============================================================
+======================== ============================================================
+name                     layout
+======================== ============================================================
+``ml-100k``              GroupLens ``u.data`` (user, item, rating, time; tabs) and
+                         ``u.item`` (pipe-separated, latin-1: id, title, ...).
+``ml-1m``                GroupLens ``ratings.dat`` and ``movies.dat`` (``::``-separated).
+``receraser-ml-1m``      RecEraser's ``train.txt``/``test.txt``: one line per user,
+                         ``user item item ...`` (ids from 0). Also the layout of
+                         LightGCN's ``yelp2018``, ``gowalla`` and ``amazon-book``.
+``lastfm``               LightGCN-PyTorch's ``data1.txt``/``test1.txt``:
+                         user, item, listen count (tabs, ids from 1).
+``ncf-ml-1m``            NCF's ``*.train.rating``/``*.test.rating`` (user, item, rating,
+                         time; tabs) and ``*.test.negative`` (99 negatives per test user).
+``ncf-pinterest-20``     The same layout as ``ncf-ml-1m``.
+``amazon-electronics``   SNAP's ``ratings_Electronics.csv`` (McAuley et al. 2015):
+                         user, item, rating 1-5, time; commas, no header, string ids.
+``bookcrossing``         ``BX-Book-Ratings.csv`` of the Book-Crossing dump: user,
+                         ISBN, rating 0-10 (0: implicit); ``;``, quoted, a header,
+                         ISO-8859-1, string ISBNs.
+======================== ============================================================
 
-Raw ids are re-indexed densely (``0 .. n-1``, in sorted raw-id order) and the maps
-are kept both ways, so a notebook can turn a dense item id back into a movie title.
+Raw ids (integers, or strings where the files use them) are re-indexed densely
+(``0 .. n-1``, in sorted raw-id order) and the maps are kept both ways, so a notebook
+can turn a dense item id back into a movie title.
 """
 
 from __future__ import annotations
@@ -49,8 +55,8 @@ class Dataset:
     Attributes:
         name: registry name, e.g. ``"ml-100k"``.
         interactions: every interaction (predefined parts concatenated, in file order).
-        user_ids: [num_users] raw user id of each dense user id.
-        item_ids: [num_items] raw item id of each dense item id.
+        user_ids: [num_users] raw user id of each dense user id (int64, or str where the files use strings).
+        item_ids: [num_items] raw item id of each dense item id (int64 or str).
         parts: predefined parts shipped by the source (e.g. ``{"train": ..., "test": ...}``),
             empty when the source ships one file.
         test_negatives: for NCF layouts, int64 [n_test, 99] dense negative items per
@@ -75,6 +81,31 @@ class Dataset:
     @property
     def num_items(self) -> int:
         return self.interactions.num_items
+
+    def k_core(self, k: int) -> "Dataset":
+        """This data set restricted to its ``k``-core, with the ids compacted to the users and items left.
+
+        :meth:`Interactions.k_core <rec_unlearn_lib.interactions.Interactions.k_core>` keeps the id space; here
+        the users and items left without rows leave the id maps too, so a model built on the result has no
+        embedding rows for them (IFRU's 5-core filter keeps a small fraction of Amazon-Electronics' 4.2 million
+        users).
+
+        Raises:
+            ValueError: the source ships its own split (filtering would change its parts), or ``k`` is negative.
+        """
+        if self.parts or self.test_negatives is not None:
+            raise ValueError(f"{self.name} ships its own split ({', '.join(self.parts) or 'test negatives'}); "
+                             f"a {k}-core filter would change it: use k_core=0")
+        core = self.interactions.k_core(k)
+        users, items = np.unique(core.users), np.unique(core.items)
+        interactions = Interactions(np.searchsorted(users, core.users), np.searchsorted(items, core.items),
+                                    len(users), len(items), core.ratings, core.timestamps, core.labels)
+        titles = self.item_titles
+        if titles is not None:
+            kept = titles[titles.index.isin(items)]
+            titles = pd.Series(kept.to_numpy(), index=np.searchsorted(items, kept.index.to_numpy()), name="title")
+        return replace(self, interactions=interactions, user_ids=self.user_ids[users],
+                       item_ids=self.item_ids[items], item_titles=titles)
 
     def dense_users(self, raw: np.ndarray | list[int]) -> np.ndarray:
         """Dense ids of raw user ids (raises ``KeyError`` for an unknown id)."""
@@ -111,22 +142,29 @@ def _dense(table: np.ndarray, raw: np.ndarray | list[int], what: str) -> np.ndar
 
 # --------------------------------------------------------------------------- parsing
 
-ID_COLUMNS = {"user", "item", "time"}
-"""Columns that must hold integers (ratings and counts may be real numbers)."""
+ID_COLUMNS = frozenset({"user", "item", "time"})
+"""Columns that must hold integers (ratings and counts may be real numbers), unless a layout has string ids."""
 
 
-def _read_table(path: Path, sep: str, names: list[str], encoding: str = "utf-8") -> pd.DataFrame:
-    """Read a headerless table with integer ids; any deviation raises :class:`MalformedDataError`."""
+def _read_table(path: Path, sep: str, names: list[str], encoding: str = "utf-8", *,
+                text_ids: frozenset[str] = frozenset(), header: bool = False) -> pd.DataFrame:
+    """Read a table with integer ids; any deviation raises :class:`MalformedDataError`.
+
+    Args:
+        text_ids: id columns that hold strings (Amazon's user and item codes, ISBNs), read as text.
+        header: whether the file's first line names the columns (it is skipped; ``names`` are used).
+    """
     try:
-        frame = pd.read_csv(path, sep=sep, header=None, names=names, engine="python" if len(sep) > 1 else "c",
-                            encoding=encoding, on_bad_lines="error")
+        frame = pd.read_csv(path, sep=sep, header=0 if header else None, names=names,
+                            engine="python" if len(sep) > 1 else "c", encoding=encoding, on_bad_lines="error",
+                            dtype={column: str for column in text_ids})
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise MalformedDataError(f"malformed file {path}: {err}") from err
     if frame.isna().any().any():
         row = int(np.flatnonzero(frame.isna().any(axis=1).to_numpy())[0])
         raise MalformedDataError(f"malformed file {path}: line {row + 1} has {len(names)} expected columns "
                                  f"({', '.join(names)}) but some are missing")
-    for col in set(names) & ID_COLUMNS:
+    for col in (set(names) & ID_COLUMNS) - text_ids:
         if not pd.api.types.is_integer_dtype(frame[col]):
             raise MalformedDataError(f"malformed file {path}: column {col!r} must hold integers, "
                                      f"found e.g. {frame[col].iloc[0]!r}")
@@ -158,22 +196,27 @@ def _assemble(name: str, frames: dict[str, pd.DataFrame], implicit: bool,
               titles: pd.Series | None = None) -> Dataset:
     """Re-index raw ids densely over all parts and build the :class:`Dataset`."""
     whole = pd.concat(list(frames.values()), ignore_index=True)
-    user_ids = np.unique(whole["user"].to_numpy())
-    item_ids = np.unique(whole["item"].to_numpy())
-
-    def to_interactions(frame: pd.DataFrame) -> Interactions:
-        users = np.searchsorted(user_ids, frame["user"].to_numpy())
-        items = np.searchsorted(item_ids, frame["item"].to_numpy())
-        ratings = frame["rating"].to_numpy(np.float32) if "rating" in frame else None
-        times = frame["time"].to_numpy(np.int64) if "time" in frame else None
-        return Interactions(users, items, len(user_ids), len(item_ids), ratings=ratings, timestamps=times)
-
-    parts = {key: to_interactions(frame) for key, frame in frames.items()}
+    users, user_ids = _dense_codes(whole["user"])
+    items, item_ids = _dense_codes(whole["item"])
+    ratings = whole["rating"].to_numpy(np.float32) if "rating" in whole else None
+    times = whole["time"].to_numpy(np.int64) if "time" in whole else None
+    every = Interactions(users, items, len(user_ids), len(item_ids), ratings=ratings, timestamps=times)
+    bounds = np.cumsum([0] + [len(frame) for frame in frames.values()])
+    parts = {key: every.subset(np.arange(start, stop)) for key, start, stop in zip(frames, bounds[:-1], bounds[1:])}
     if titles is not None:
         known = titles[titles.index.isin(item_ids)]
         titles = pd.Series(known.to_numpy(), index=np.searchsorted(item_ids, known.index.to_numpy()), name="title")
-    return Dataset(name=name, interactions=to_interactions(whole), user_ids=user_ids, item_ids=item_ids,
+    return Dataset(name=name, interactions=every, user_ids=user_ids, item_ids=item_ids,
                    parts=parts if len(parts) > 1 else {}, item_titles=titles, implicit=implicit)
+
+
+def _dense_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, raw)``: int64 [n] dense ids in sorted raw-id order, and the [m] sorted raw ids (int64, or
+    fixed-width strings for text ids, so that :func:`_dense` can search them)."""
+    codes, uniques = pd.factorize(column, sort=True)
+    raw = uniques.to_numpy(str) if column.dtype == object or pd.api.types.is_string_dtype(column) \
+        else uniques.to_numpy()
+    return codes.astype(np.int64), raw
 
 
 def _titles(path: Path, sep: str, encoding: str = "latin-1") -> pd.Series:
@@ -196,6 +239,22 @@ def _load_ml100k(folder: Path) -> Dataset:
 def _load_ml1m(folder: Path) -> Dataset:
     frame = _read_table(folder / "ratings.dat", "::", RATING_COLUMNS)
     return _assemble("ml-1m", {"all": frame}, implicit=False, titles=_titles(folder / "movies.dat", "::"))
+
+
+def _load_amazon_electronics(folder: Path) -> Dataset:
+    """SNAP's 2014 ratings-only file: 7,824,482 rows of (user, item, rating, time).
+
+    IFRU's Table 1 counts 7,824,481: its code reads the file with a header row, so the first rating is lost.
+    """
+    frame = _read_table(folder / "ratings_Electronics.csv", ",", RATING_COLUMNS, text_ids=frozenset({"user", "item"}))
+    return _assemble("amazon-electronics", {"all": frame}, implicit=False)
+
+
+def _load_bookcrossing(folder: Path) -> Dataset:
+    """The Book-Crossing ratings: 1,149,780 rows of (user, ISBN, rating 0-10), 0 an implicit interaction."""
+    frame = _read_table(folder / "BX-Book-Ratings.csv", ";", ["user", "item", "rating"], encoding="latin-1",
+                        text_ids=frozenset({"item"}), header=True)
+    return _assemble("bookcrossing", {"all": frame}, implicit=False)
 
 
 def _user_lines_loader(name: str) -> Callable[[Path], Dataset]:
@@ -256,6 +315,8 @@ PARSERS: dict[str, Callable[[Path], Dataset]] = {
     "yelp2018": _user_lines_loader("yelp2018"),
     "gowalla": _user_lines_loader("gowalla"),
     "amazon-book": _user_lines_loader("amazon-book"),
+    "amazon-electronics": _load_amazon_electronics,
+    "bookcrossing": _load_bookcrossing,
 }
 
 

@@ -133,6 +133,10 @@ _LIGHTGCN_PT_RAW = (
     "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/"
     "ef7aae37fc51973feabfc7e534720ea51f9eedf6/data/lastfm"
 )
+_SNAP_AMAZON = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles"
+# The address IFRU's paper gives (its footnote 8); the host has been unreliable, and a copy of the same zip
+# placed in <root>/bookcrossing/ (its member BX-Book-Ratings.csv) serves as well.
+_BOOKCROSSING_ZIP = "https://www2.informatik.uni-freiburg.de/~cziegler/BX/BX-CSV-Dump.zip"
 _NCF_RAW = "https://raw.githubusercontent.com/hexiangnan/neural_collaborative_filtering/master/Data"
 _LIGHTGCN_RAW = "https://raw.githubusercontent.com/kuandeng/LightGCN/master/Data"
 
@@ -250,6 +254,30 @@ _REGISTERED = (
         citation=(
             "Ivan Cantador, Peter Brusilovsky and Tsvi Kuflik. 2011. 2nd Workshop on Information "
             "Heterogeneity and Fusion in Recommender Systems (HetRec 2011). RecSys 2011."
+        ),
+    ),
+    DatasetSource(
+        name="amazon-electronics",
+        description="Amazon Electronics ratings (1-5), 2014 dump: 7.8 M ratings by 4.2 M users on 476 K items.",
+        # No published checksum (public copies record only its size, 318,766,497 bytes): trusted on first use.
+        files=(RemoteFile(f"{_SNAP_AMAZON}/ratings_Electronics.csv", None, "ratings_Electronics.csv"),),
+        required=("ratings_Electronics.csv",),
+        homepage="https://cseweb.ucsd.edu/~jmcauley/datasets/amazon/links.html",
+        citation=(
+            "Julian McAuley, Christopher Targett, Qinfeng Shi and Anton van den Hengel. 2015. Image-based "
+            "Recommendations on Styles and Substitutes. SIGIR 2015."
+        ),
+    ),
+    DatasetSource(
+        name="bookcrossing",
+        description="Book-Crossing ratings (0-10, 0 implicit): 1.15 M ratings by 105 K users on 340 K books.",
+        # No published checksum: trusted on first use.
+        files=(RemoteFile(_BOOKCROSSING_ZIP, None, "BX-CSV-Dump.zip", members=("BX-Book-Ratings.csv",)),),
+        required=("BX-Book-Ratings.csv",),
+        homepage="http://www2.informatik.uni-freiburg.de/~cziegler/BX/",
+        citation=(
+            "Cai-Nicolas Ziegler, Sean M. McNee, Joseph A. Konstan and Georg Lausen. 2005. Improving "
+            "Recommendation Lists Through Topic Diversification. WWW 2005."
         ),
     ),
     _ncf("ml-1m", "MovieLens 1M, NCF leave-one-out split with 99 sampled test negatives."),

@@ -26,7 +26,6 @@ from .registry import Registry
 from .sampling import negatives_without_replacement
 
 
-
 @dataclass(frozen=True)
 class Split:
     """Train, validation and test interactions over one id space, for one protocol.
@@ -195,26 +194,54 @@ PROTOCOLS.add("labelled", ProtocolSpec(_labelled, "auc"),
               "labelled pairs (rating >= threshold), 6:2:2: AUC (IFRU)")
 
 
-def make_split(dataset: Dataset, protocol: str = "ranking", seed: int = 0, *, threshold: float = 4.0,
-               ratios: Sequence[float] | None = None, num_negatives: int = 99, k_core: int = 0) -> Split:
+@dataclass(frozen=True)
+class LabelRule:
+    """How a data set's ratings become labels and which users and items it keeps, before any split.
+
+    Attributes:
+        threshold: a rating of at least this is a positive (labelled protocol).
+        k_core: keep only users and items with at least this many ratings (0: no filter).
+        source: where the rule comes from, for tables and chapters.
+    """
+
+    threshold: float
+    k_core: int
+    source: str
+
+
+#: The rule :func:`make_split` applies when it is given no threshold or k-core: IFRU's own (Section 4.1.1) on
+#: the data sets IFRU uses, and the book's choice on MovieLens (at least 4 stars, every user and item kept).
+LABEL_RULES: dict[str, LabelRule] = {
+    "amazon-electronics": LabelRule(5.0, 5, "IFRU: rating greater than 4 of 5, 5-core"),
+    "bookcrossing": LabelRule(7.0, 5, "IFRU's paper: rating greater than 6 of 10 (its code: greater than 5), "
+                                      "5-core"),
+}
+DEFAULT_LABEL_RULE = LabelRule(4.0, 0, "the book's choice: rating at least 4, no core filter")
+
+
+def make_split(dataset: Dataset, protocol: str = "ranking", seed: int = 0, *, threshold: float | None = None,
+               ratios: Sequence[float] | None = None, num_negatives: int = 99, k_core: int | None = None) -> Split:
     """The split a protocol of :data:`PROTOCOLS` uses on a data set, with each protocol's defaults.
 
     ``ranking`` uses the source's own train/test when it ships one (RecEraser's ML-1M,
     LastFM), else a random 72/8/20 hold-out. ``sampled`` uses NCF's shipped negatives
-    when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M): a
-    rating of at least ``threshold`` is a positive (IFRU's "greater than 4" on a 1-5 scale is
-    ``threshold=5``).
+    when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M,
+    Amazon-Electronics, BookCrossing): a rating of at least ``threshold`` is a positive (IFRU's
+    "greater than 4" on a 1-5 scale is ``threshold=5``).
 
     Args:
-        k_core: before splitting, keep only users and items with at least ``k_core`` interactions
-            (:meth:`~rec_unlearn_lib.interactions.Interactions.k_core`; IFRU filters 5-core; 0: no filter).
+        threshold: the labelled protocol's cut; ``None``: the data set's :data:`LABEL_RULES` entry, else
+            :data:`DEFAULT_LABEL_RULE`'s.
+        k_core: before splitting, keep only users and items with at least ``k_core`` interactions and compact
+            the ids (:meth:`Dataset.k_core <rec_unlearn_lib.data.Dataset.k_core>`; IFRU filters 5-core; 0: no
+            filter); ``None``: the data set's rule, as for ``threshold``.
 
     Raises:
-        ValueError: ``k_core`` on a source that ships its own split (filtering would change its parts).
+        ValueError: a k-core filter on a source that ships its own split (filtering would change its parts).
     """
+    rule = LABEL_RULES.get(dataset.name, DEFAULT_LABEL_RULE)
+    k_core = rule.k_core if k_core is None else k_core
     if k_core:
-        if dataset.parts or dataset.test_negatives is not None:
-            raise ValueError(f"{dataset.name} ships its own split ({', '.join(dataset.parts) or 'test negatives'}); "
-                             f"a {k_core}-core filter would change it: use k_core=0")
-        dataset = replace(dataset, interactions=dataset.interactions.k_core(k_core))
-    return PROTOCOLS[protocol].make(dataset, seed, threshold, ratios, num_negatives)
+        dataset = dataset.k_core(k_core)
+    return PROTOCOLS[protocol].make(dataset, seed, rule.threshold if threshold is None else threshold, ratios,
+                                    num_negatives)

@@ -97,3 +97,34 @@ def test_ncf_layout_with_negatives(tmp_path):
     ds = load_dataset("ncf-ml-1m", root=tmp_path)
     assert ds.test_negatives is not None and ds.test_negatives.shape == (2, 2)
     assert ds.item_ids[ds.test_negatives].tolist() == [[4, 5], [3, 5]]
+
+
+def test_amazon_electronics_string_ids(tmp_path):
+    _write(tmp_path / "amazon-electronics", "ratings_Electronics.csv",
+           "AKM1MP6P0OYPR,0132793040,5.0,1365811200\nA2CX7LUOHB2NDG,0321732944,4.0,1341100800\n"
+           "AKM1MP6P0OYPR,0321732944,1.0,1367193600\n")
+    ds = load_dataset("amazon-electronics", root=tmp_path)
+    assert ds.user_ids.tolist() == ["A2CX7LUOHB2NDG", "AKM1MP6P0OYPR"]
+    assert ds.item_ids.tolist() == ["0132793040", "0321732944"]    # leading zeros kept: ids are text
+    assert ds.interactions.users.tolist() == [1, 0, 1] and ds.interactions.items.tolist() == [0, 1, 1]
+    assert ds.interactions.ratings.tolist() == [5.0, 4.0, 1.0] and not ds.implicit
+    assert ds.dense_items(["0321732944"]).tolist() == [1]
+
+
+def test_bookcrossing_header_quotes_and_latin1(tmp_path):
+    folder = tmp_path / "bookcrossing"
+    folder.mkdir()
+    text = '"User-ID";"ISBN";"Book-Rating"\n"276725";"034545104X";"0"\n"276726";"0155061224";"5"\n' \
+           '"276725";"3404921038\u00e9";"7"\n'
+    (folder / "BX-Book-Ratings.csv").write_bytes(text.encode("latin-1"))
+    ds = load_dataset("bookcrossing", root=tmp_path)
+    assert ds.user_ids.tolist() == [276725, 276726]
+    assert ds.item_ids.tolist() == ["0155061224", "034545104X", "3404921038\u00e9"]
+    assert ds.interactions.ratings.tolist() == [0.0, 5.0, 7.0]    # 0, the implicit rating, is kept
+
+
+def test_bookcrossing_malformed_row(tmp_path):
+    _write(tmp_path / "bookcrossing", "BX-Book-Ratings.csv",
+           '"User-ID";"ISBN";"Book-Rating"\n"276725";"034545104X";"0"\n"2767x";"0155061224";"5"\n')
+    with pytest.raises(MalformedDataError, match="'user' must hold integers"):
+        load_dataset("bookcrossing", root=tmp_path)

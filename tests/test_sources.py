@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rec_unlearn_lib.data import PARSERS
 from rec_unlearn_lib.sources import (
     SOURCES,
     DatasetNotFoundError,
@@ -156,6 +158,33 @@ def test_unregistered_hash_is_recorded_then_enforced(served, env: Path, tmp_path
     assert not (folder / "train.txt").exists()
 
 
+AMAZON_CSV = b"A2CX7LUOHB2NDG,0321732944,5.0,1341100800\nA2NWSAGRHCP8N5,0439886341,1.0,1367193600\n"
+BX_RATINGS = '"User-ID";"ISBN";"Book-Rating"\n"276725";"034545104X";"0"\n"276726";"0155061224";"5"\n'
+
+
+def test_amazon_and_bookcrossing_download_as_registered(tmp_path: Path, env: Path) -> None:
+    """The two IFRU sources, served with their published names and layouts, download and parse."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "ratings_Electronics.csv").write_bytes(AMAZON_CSV)
+    with zipfile.ZipFile(root / "BX-CSV-Dump.zip", "w") as zf:
+        zf.writestr("BX-Book-Ratings.csv", BX_RATINGS.encode("latin-1"))
+        zf.writestr("BX-Users.csv", b"not extracted")
+    server = _Server(root)
+    try:
+        for name in ("amazon-electronics", "bookcrossing"):
+            registered = SOURCES[name]
+            files = tuple(dataclasses.replace(f, url=f"{server.url}/{f.url.rsplit('/', 1)[1]}")
+                          for f in registered.files)
+            with pytest.warns(UserWarning, match="no registered checksum"):
+                folder = download(dataclasses.replace(registered, files=files), env / name, progress=False)
+            assert sorted(p.name for p in folder.iterdir()) == sorted([*registered.required, "SHA256SUMS"])
+            dataset = PARSERS[name](folder)
+            assert len(dataset.interactions) == 2 and not dataset.implicit
+    finally:
+        server.stop()
+
+
 def test_offline_without_data_names_everything(env, monkeypatch, tmp_path: Path) -> None:
     mirror = tmp_path / "empty-mirror"
     monkeypatch.setenv("REC_UNLEARN_DATA", str(mirror))
@@ -222,7 +251,7 @@ def test_source_requires_producible_files() -> None:
 
 def test_registry_is_well_formed() -> None:
     assert {"ml-100k", "ml-1m", "receraser-ml-1m", "lastfm", "ncf-ml-1m", "ncf-pinterest-20",
-            "yelp2018", "gowalla", "amazon-book"} <= set(SOURCES)
+            "yelp2018", "gowalla", "amazon-book", "amazon-electronics", "bookcrossing"} <= set(SOURCES)
     for name, source in SOURCES.items():
         assert source.name == name
         for remote in source.files:

@@ -11,7 +11,8 @@ import pytest
 from rec_unlearn_lib.sampling import (bpr_triplets, epoch_generator, negatives_without_replacement, pointwise_rows,
                                       uniform_negatives)
 from rec_unlearn_lib.interactions import Interactions
-from rec_unlearn_lib.splits import labelled_split, leave_one_out, make_split, predefined_split, random_split
+from rec_unlearn_lib.splits import (DEFAULT_LABEL_RULE, LABEL_RULES, labelled_split, leave_one_out, make_split,
+                                    predefined_split, random_split)
 
 
 def _keys(*parts: Interactions) -> np.ndarray:
@@ -102,13 +103,33 @@ def test_make_split_filters_k_core_before_splitting(synthetic):
     assert 0 < len(core) < len(synthetic.interactions)
     split = make_split(synthetic, "labelled", k_core=15, threshold=5)
     assert len(split.train) == round(0.6 * len(core))
+    # the ids are compacted to the users and items left, with the raw-id maps
+    compact = synthetic.k_core(15)
+    assert (split.train.num_users, split.train.num_items) == (len(np.unique(core.users)), len(np.unique(core.items)))
+    assert np.array_equal(compact.user_ids[compact.interactions.users], synthetic.user_ids[core.users])
+    assert np.array_equal(compact.item_ids[compact.interactions.items], synthetic.item_ids[core.items])
     kept = split.train.concat(split.valid).concat(split.test)
-    assert core.contains(kept.users, kept.items).all()
+    assert compact.interactions.contains(kept.users, kept.items).all()
     assert split.train.labels.mean() < make_split(synthetic, "labelled", k_core=15).train.labels.mean()
     parts = {"train": synthetic.interactions.subset(np.arange(100)),
              "test": synthetic.interactions.subset(np.arange(100, 120))}
     with pytest.raises(ValueError, match="ships its own split"):
         make_split(dataclasses.replace(synthetic, parts=parts), k_core=5)
+
+
+def test_data_sets_of_ifru_default_to_its_rule(synthetic):
+    """Without a threshold or k-core, Amazon-Electronics gets IFRU's rating > 4 and 5-core; MovieLens the book's."""
+    amazon = dataclasses.replace(synthetic, name="amazon-electronics")
+    rule = LABEL_RULES["amazon-electronics"]
+    assert (rule.threshold, rule.k_core) == (5.0, 5)
+    by_rule = make_split(amazon, "labelled")
+    explicit = make_split(synthetic, "labelled", threshold=5, k_core=5)
+    for part in ("train", "valid", "test"):
+        assert np.array_equal(getattr(by_rule, part).keys, getattr(explicit, part).keys)
+        assert np.array_equal(getattr(by_rule, part).labels, getattr(explicit, part).labels)
+    book = make_split(synthetic, "labelled")
+    assert (book.train.num_users, book.train.num_items) == (synthetic.num_users, synthetic.num_items)
+    assert np.array_equal(book.train.labels, (book.train.ratings >= DEFAULT_LABEL_RULE.threshold).astype(np.float32))
 
 
 def test_bpr_triplets_rematerialise_exactly(synthetic):
