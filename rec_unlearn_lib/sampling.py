@@ -217,3 +217,38 @@ def negatives_without_replacement(exclude: Interactions, users: np.ndarray, num:
         keys[seen] = float("inf")
         out[start:start + chunk] = torch.topk(keys, num, dim=1, largest=False).indices.numpy()
     return out
+
+
+def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk: int = 1024) -> Interactions:
+    """Negatives for labelled pairs on implicit data: ``per_positive`` distinct unseen items per positive.
+
+    Each user with ``n`` positives gets ``min(per_positive * n, items left)`` distinct items it never
+    interacted with, uniform among those (each row's items ordered by i.i.d. uniform keys, seen items
+    last), so no pair occurs twice and none is a positive. A pure function of ``(positives, per_positive,
+    seed)`` on the CPU: the same seed gives the same set, a fixed set of labelled zeros (not resampled per
+    epoch).
+
+    Args:
+        positives: every interaction of the data set, all positives.
+        per_positive: negatives per positive (4 where a labelled protocol meets implicit data).
+        seed: the seed.
+
+    Returns:
+        The negatives, in user order, over the id space of ``positives``.
+    """
+    if per_positive < 1:
+        raise ValueError(f"per_positive must be at least 1, got {per_positive}")
+    csr = positives.to_csr()
+    seen = np.diff(csr.indptr)
+    wanted = np.minimum(per_positive * seen, positives.num_items - seen)
+    generator = torch.Generator().manual_seed(seed)
+    users, items = [], []
+    for start in range(0, positives.num_users, chunk):
+        rows = np.arange(start, min(start + chunk, positives.num_users))
+        keys = torch.rand(len(rows), positives.num_items, generator=generator)
+        keys[torch.as_tensor(csr[rows].toarray() > 0)] = float("inf")
+        order = torch.argsort(keys, dim=1).numpy()
+        take = np.arange(positives.num_items) < wanted[rows][:, None]
+        users.append(np.repeat(rows, wanted[rows]))
+        items.append(order[take])
+    return Interactions(np.concatenate(users), np.concatenate(items), positives.num_users, positives.num_items)

@@ -23,7 +23,7 @@ import numpy as np
 from .data import Dataset
 from .interactions import Interactions
 from .registry import Registry
-from .sampling import negatives_without_replacement
+from .sampling import labelled_zeros, negatives_without_replacement
 
 
 @dataclass(frozen=True)
@@ -126,17 +126,27 @@ def leave_one_out(data: Interactions, num_negatives: int = 99, seed: int = 0) ->
                  test_negatives=negatives_without_replacement(data, test.users, num_negatives, seed + 1))
 
 
+#: labelled zeros drawn per positive when the labelled protocol meets implicit data (RecEraser's ML-1M in the
+#: full profile): IFRU's data sets rate every row, so this is the book's choice, the usual 1:4 of point-wise
+#: training
+IMPLICIT_NEGATIVES = 4
+
+
 def labelled_split(data: Interactions, threshold: float, ratios: Sequence[float] = (0.6, 0.2, 0.2),
-                   seed: int = 0) -> Split:
+                   seed: int = 0, implicit_negatives: int = IMPLICIT_NEGATIVES) -> Split:
     """IFRU protocol: binary labels ``rating >= threshold``, rows shuffled and cut 6:2:2.
 
-    Validation and test rows whose user or item never occurs in training are dropped
-    (as IFRU's preprocessing does), so every scored pair has trained embeddings.
+    On implicit data (no ratings) every interaction is a positive and the negatives are a fixed, seeded set
+    of ``implicit_negatives`` unseen items per positive (:func:`~rec_unlearn_lib.sampling.labelled_zeros`),
+    drawn once before the cut. Validation and test rows whose user or item never occurs in training are
+    dropped (as IFRU's preprocessing does), so every scored pair has trained embeddings.
     """
     if data.ratings is None:
-        raise ValueError("the labelled protocol needs explicit ratings; this data set is implicit")
-    labelled = data.with_labels((data.ratings >= threshold).astype(np.float32))
-    train_idx, valid_idx, test_idx = _cut(len(data), check_ratios(ratios), np.random.default_rng(seed))
+        zeros = labelled_zeros(data, implicit_negatives, seed)
+        labelled = data.with_labels(np.ones(len(data))).concat(zeros.with_labels(np.zeros(len(zeros))))
+    else:
+        labelled = data.with_labels((data.ratings >= threshold).astype(np.float32))
+    train_idx, valid_idx, test_idx = _cut(len(labelled), check_ratios(ratios), np.random.default_rng(seed))
     train = labelled.subset(train_idx)
     seen_u, seen_i = train.user_counts() > 0, train.item_counts() > 0
 
@@ -225,9 +235,10 @@ def make_split(dataset: Dataset, protocol: str = "ranking", seed: int = 0, *, th
 
     ``ranking`` uses the source's own train/test when it ships one (RecEraser's ML-1M,
     LastFM), else a random 72/8/20 hold-out. ``sampled`` uses NCF's shipped negatives
-    when present, else leave-one-out by time. ``labelled`` needs ratings (ML-100K, ML-1M,
+    when present, else leave-one-out by time. ``labelled`` labels ratings (ML-100K, ML-1M,
     Amazon-Electronics, BookCrossing): a rating of at least ``threshold`` is a positive (IFRU's
-    "greater than 4" on a 1-5 scale is ``threshold=5``).
+    "greater than 4" on a 1-5 scale is ``threshold=5``); on implicit data (RecEraser's ML-1M) every
+    interaction is a positive and :data:`IMPLICIT_NEGATIVES` seeded unseen items per positive are the zeros.
 
     Args:
         threshold: the labelled protocol's cut; ``None``: the data set's :data:`LABEL_RULES` entry, else

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import pytest
 
-from rec_unlearn_lib.sampling import (bpr_triplets, epoch_generator, negatives_without_replacement, pointwise_rows,
-                                      uniform_negatives)
+from rec_unlearn_lib.sampling import (bpr_triplets, epoch_generator, labelled_zeros, negatives_without_replacement,
+                                      pointwise_rows, uniform_negatives)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.splits import (DEFAULT_LABEL_RULE, LABEL_RULES, labelled_split, leave_one_out, make_split,
                                     predefined_split, random_split)
@@ -115,6 +115,32 @@ def test_make_split_filters_k_core_before_splitting(synthetic):
              "test": synthetic.interactions.subset(np.arange(100, 120))}
     with pytest.raises(ValueError, match="ships its own split"):
         make_split(dataclasses.replace(synthetic, parts=parts), k_core=5)
+
+
+def test_labelled_zeros_are_distinct_unseen_and_seeded():
+    # user 0 rates 2 of 6 items: 8 wanted, only 4 left; user 1 rates 1: 4 of 5; user 2 none: none
+    data = Interactions(np.array([0, 0, 1]), np.array([0, 3, 2]), 3, 6)
+    zeros = labelled_zeros(data, 4, seed=7)
+    assert np.bincount(zeros.users, minlength=3).tolist() == [4, 4, 0]
+    assert sorted(zeros.items[zeros.users == 0].tolist()) == [1, 2, 4, 5]
+    assert len(np.unique(zeros.keys)) == len(zeros) and not data.contains(zeros.users, zeros.items).any()
+    again, other = labelled_zeros(data, 4, seed=7), labelled_zeros(data, 4, seed=8)
+    assert np.array_equal(again.items, zeros.items)
+    assert not np.array_equal(other.items, zeros.items)
+
+
+def test_labelled_split_of_implicit_data_adds_four_zeros_per_positive(synthetic):
+    implicit = dataclasses.replace(synthetic.interactions, ratings=None, timestamps=None)
+    split = labelled_split(implicit, threshold=4.0, seed=1)
+    train = split.train
+    counts = implicit.user_counts()
+    assert len(train) == round(0.6 * (len(implicit) + np.minimum(4 * counts, implicit.num_items - counts).sum()))
+    positives = train.subset(train.labels == 1)
+    zeros = train.subset(train.labels == 0)
+    assert implicit.contains(positives.users, positives.items).all()
+    assert not implicit.contains(zeros.users, zeros.items).any()
+    assert 0.7 < len(zeros) / len(train) <= 0.8                    # 4 per positive where a user has room
+    assert np.array_equal(labelled_split(implicit, 4.0, seed=1).test.keys, split.test.keys)
 
 
 def test_data_sets_of_ifru_default_to_its_rule(synthetic):

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The full-profile runs that need a GPU, most wanted first, in one window of a few minutes.
+#
+#   bash scripts/gpu_window.sh SECONDS OUTDIR
+#
+# Each step runs under its own time limit, cut to what is left of SECONDS, and writes its own
+# result file with metadata (device, versions, commit, seed, command, wall time) under OUTDIR, so
+# a window that ends early still brings back every step it finished. A step that fails is logged
+# (OUTDIR/<step>.log) and the next one runs. The study resumes: when STUDY_FROM names the folder of
+# an earlier partial full-profile study, its rows are copied in first and only the missing cells run.
+#
+# Environment: REC_UNLEARN_DATA (default .device-data, a copy of ../shared/data/receraser-ml-1m
+# for a machine that cannot see ../shared), PROFILE (default full), DEVICE (default cuda),
+# PYTHON (default python3). On a CPU, `PROFILE=quick DEVICE=cpu` checks the script itself.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+budget=${1:?usage: gpu_window.sh SECONDS OUTDIR}
+out=${2:?usage: gpu_window.sh SECONDS OUTDIR}
+profile=${PROFILE:-full}
+device=${DEVICE:-cuda}
+python=${PYTHON:-python3}
+export PYTHONPATH=. REC_UNLEARN_DATA=${REC_UNLEARN_DATA:-.device-data} TQDM_DISABLE=1
+mkdir -p "$out"
+end=$((SECONDS + budget))
+reserve=15    # seconds kept back for the last step's files to be written and returned
+
+# step NAME CAP COMMAND...: run COMMAND for at most CAP seconds (less if the window ends sooner)
+step() {
+  local name=$1 cap=$2 left
+  shift 2
+  left=$((end - SECONDS - reserve))
+  if ((left < 20)); then
+    echo "::: $name skipped: ${left}s left" | tee -a "$out/steps.txt"
+    return 1
+  fi
+  ((cap > left)) && cap=$left
+  local start=$SECONDS
+  timeout --signal=INT --kill-after=10 "$cap" "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  echo "::: $name rc=$rc $((SECONDS - start))s (limit ${cap}s): $*" | tee -a "$out/steps.txt"
+  return $rc
+}
+
+{ "$python" - <<'EOF'
+import torch, platform
+print("torch", torch.__version__, "cuda", torch.version.cuda, "python", platform.python_version())
+print("gpu", torch.cuda.get_device_name() if torch.cuda.is_available() else "none")
+EOF
+  git rev-parse HEAD 2>/dev/null || echo "commit: ${REC_UNLEARN_COMMIT:-unknown}"
+} > "$out/machine.txt" 2>&1
+
+cli=("$python" -m rec_unlearn_lib)
+common=(--profile "$profile" --device "$device" --seed 0)
+
+# 1. Sub-models side by side on the GPU equal sub-models trained alone (skipped on a CPU).
+together=()
+if step gpu-tests 90 "$python" -m pytest tests/test_training.py tests/test_timing.py -q -p no:cacheprovider \
+    -o addopts="" -k "gpu"; then
+  together=(--together)
+fi
+
+# 2. RecEraser's Tables 3 and 4 for LightGCN (Retrain, RecEraser, SISA), the rows the last window lacked.
+step tables-lightgcn 330 "${cli[@]}" tables --models lightgcn --methods retrain receraser sisa "${common[@]}" \
+  --deletions 100 --budget-seconds 90 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
+
+# 3. SISA's one deletion with the ten sub-models one by one, then side by side, in one run each.
+for mode in alone together; do
+  flags=()
+  [[ $mode == together ]] && flags=(--together)
+  step "sisa-$mode" 90 "${cli[@]}" unlearn --model bpr --method sisa "${common[@]}" --forget-ratio 0.001 "${flags[@]}"
+  [[ -s "$out/sisa-$mode.log" ]] && tail -n 1 "$out/sisa-$mode.log" > "$out/sisa_$mode.json"
+done
+
+# 4. The study in the full profile, with whatever time is left (resumable across windows).
+if [[ -n "${STUDY_FROM:-}" && -d "$STUDY_FROM" ]]; then
+  cp -r "$STUDY_FROM/." "$out/study-full/"
+fi
+step study-full 100000 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress --out "$out/study-full"
+echo "::: window done after $SECONDS s" | tee -a "$out/steps.txt"
