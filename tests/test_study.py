@@ -186,6 +186,39 @@ def test_a_killed_run_leaves_the_last_whole_table_and_resumes_the_rest(synthetic
     pd.testing.assert_frame_equal(kept.reset_index(drop=True), order_columns(first), check_dtype=False)
 
 
+def test_a_run_killed_inside_a_group_keeps_the_cells_it_measured(synthetic, tmp_path, monkeypatch):
+    config = StudyConfig(**{**TINY, "methods": ("retrain", "sisa"), "backbones": ("bpr",)})
+    real = runner.run_group
+    first_group = groups(config)[0]
+    assert len(first_group.cells) > 2
+
+    def dies_after_two_cells(job):
+        for count, row in enumerate(real(job), start=1):
+            yield row
+            if count == 2:
+                raise KeyboardInterrupt        # killed while the group's third cell runs
+
+    monkeypatch.setattr(runner, "run_group", dies_after_two_cells)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path, dataset=synthetic, progress=False)
+    kept = pd.read_csv(tmp_path / TABLE)
+    assert [tuple(r) for r in kept[["method", "setting", "ratio", "seed"]].itertuples(index=False)] == \
+        [(c.method, c.setting, c.ratio, c.seed) for c in first_group.cells[:2]]
+
+    resumed: list = []
+
+    def counted(job):
+        resumed.append(job.group)
+        return real(job)
+
+    monkeypatch.setattr(runner, "run_group", counted)
+    whole = run_study(config, tmp_path, dataset=synthetic, progress=False)
+    assert len(whole) == len(cells(config))
+    same = [g for g in resumed if (g.backbone, g.seed, g.poisoned) == (first_group.backbone, first_group.seed,
+                                                                       first_group.poisoned)]
+    assert [g.cells for g in same] == [first_group.cells[2:]]          # the measured cells are not run again
+
+
 def test_a_kill_while_writing_leaves_the_previous_table(synthetic, tmp_path, monkeypatch):
     config = StudyConfig(**{**TINY, "methods": ("retrain",), "backbones": ("bpr",)})
     real_replace, renames = runner_os_replace(), []
@@ -200,9 +233,9 @@ def test_a_kill_while_writing_leaves_the_previous_table(synthetic, tmp_path, mon
     monkeypatch.setattr("rec_unlearn_lib.results.os.replace", dies_on_the_second_write)
     with pytest.raises(KeyboardInterrupt):
         run_study(config, tmp_path, dataset=synthetic, progress=False)
-    # the first table is whole; the second save's metadata is in place, its tables are not: the folder
-    # no longer matches its metadata, and the next run says so instead of taking a mixed table
-    assert len(pd.read_csv(tmp_path / TABLE)) == len(groups(config)[0].cells)
+    # the first table (its first cell) is whole; the second save's metadata is in place, its tables are not:
+    # the folder no longer matches its metadata, and the next run says so instead of taking a mixed table
+    assert len(pd.read_csv(tmp_path / TABLE)) == 1
     monkeypatch.setattr("rec_unlearn_lib.results.os.replace", real_replace)
     with pytest.raises(StudyConfigError, match="does not match its metadata"):
         run_study(config, tmp_path, dataset=synthetic, progress=False)

@@ -2,11 +2,12 @@
 
 :func:`run_study` writes ``<out>/study.csv`` and ``<out>/study.parquet`` (one row per cell, see
 :data:`KEY` and :data:`COLUMNS`) and ``<out>/study.csv.meta.json`` (the configuration, library
-version, commit, torch, device, start and end). After every finished group of cells the three are
-rewritten through temporary files and renamed (:func:`~rec_unlearn_lib.results.save_table`): a run
-killed at any moment leaves the previous complete table. Run again with the same configuration, it
-skips the cells already in the table; a different configuration into the same folder is refused
-unless ``overwrite``.
+version, commit, torch, device, start and end). After every finished cell the three are rewritten
+through temporary files and renamed (:func:`~rec_unlearn_lib.results.save_table`): a run killed at any
+moment leaves the previous complete table, with every cell measured before the kill (the Ray engine
+returns a group's cells together). Run again with the same configuration, it skips the cells already in
+the table and fits only the methods whose cells are left; a different configuration into the same
+folder is refused unless ``overwrite``.
 
 Per group (:class:`~.grid.Group`) every method is fitted once on the training data; per request a
 copy of it forgets, is evaluated on the test data (the full training set masked, as every protocol
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -115,8 +117,9 @@ class _References:
         return self.seconds[key]
 
 
-def run_group(job: GroupJob) -> list[dict[str, Any]]:
-    """The rows of one group's cells (:data:`COLUMNS` and the metrics), in the group's order."""
+def run_group(job: GroupJob) -> Iterator[dict[str, Any]]:
+    """The rows of one group's cells (:data:`COLUMNS` and the metrics), in the group's order, each as soon as
+    its cell is measured."""
     config, group, split = job.config, job.group, job.split
     train, requests = split.train, {}
     for setting, ratio in group.requests:
@@ -133,7 +136,6 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
                 method.fit(split, train)
             fitted[name] = (method, clock.seconds)
     references = _References(job, train)
-    rows = []
     for cell in group.cells:
         request_key = (cell.setting, cell.ratio)
         request = requests[request_key]
@@ -160,7 +162,7 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
             try:
                 result = work.forget(request)
             except SolverDidNotConverge:
-                rows.append({**row, "converged": 0.0})
+                yield {**row, "converged": 0.0}
                 continue
             model = result.model
             row.update(converged=1.0, unlearn_seconds=result.seconds)
@@ -176,23 +178,30 @@ def run_group(job: GroupJob) -> list[dict[str, Any]]:
         row.update(_metrics(model, split, request))
         if split.protocol == "ranking":        # the attack's flipped labels are no observed interactions
             row.update(forgetting_measures(model, request, retain, split.test))
-        rows.append(row)
-    return rows
+        yield row
 
 
-def _local(fn: Callable[[GroupJob], list[dict[str, Any]]], jobs: list[GroupJob]) -> Iterator[tuple[int, Any]]:
+GroupRunner = Callable[[GroupJob], Iterable[dict[str, Any]]]
+
+
+def _local(fn: GroupRunner, jobs: list[GroupJob]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     for j, job in enumerate(jobs):
-        yield j, fn(job)
+        for row in fn(job):
+            yield j, [row]
 
 
-def _ray(fn: Callable[[GroupJob], list[dict[str, Any]]], jobs: list[GroupJob]) -> Iterator[tuple[int, Any]]:
+def _listed(fn: GroupRunner, job: GroupJob) -> list[dict[str, Any]]:
+    return list(fn(job))
+
+
+def _ray(fn: GroupRunner, jobs: list[GroupJob]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     from ..parallel import ray_imap
-    return ray_imap(fn, jobs)
+    return ray_imap(functools.partial(_listed, fn), jobs)
 
 
-ENGINES: Registry[Callable[[Callable[[GroupJob], list[dict[str, Any]]], list[GroupJob]],
-                           Iterator[tuple[int, Any]]]] = Registry("engine")
-ENGINES.add("local", _local, "one group after another in this process")
+ENGINES: Registry[Callable[[GroupRunner, list[GroupJob]], Iterator[tuple[int, list[dict[str, Any]]]]]] = \
+    Registry("engine")
+ENGINES.add("local", _local, "one group after another in this process, the table saved after every cell")
 ENGINES.add("ray", _ray, "every group a Ray task (one GPU per task where there are GPUs; $RAY_ADDRESS for a cluster)")
 
 
@@ -274,9 +283,9 @@ def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = No
         jobs = [GroupJob(config, g, splits[g.protocol], config.dataset) for g in groups(config, todo)]
         watch = Stopwatch(config.device)
         with tqdm(total=len(todo), desc="study", unit="cell", disable=not progress) as bar:
-            for j, rows in runner(run_group, jobs):
+            for _, rows in runner(run_group, jobs):
                 frames.append(pd.DataFrame(rows))
-                bar.update(len(jobs[j].group.cells))
+                bar.update(len(rows))
                 table = order_columns(pd.concat(frames, ignore_index=True))
                 save_table(table, path, _metadata(config, started, wall + watch.elapsed(), len(table), engine, command),
                            parquet=True)
