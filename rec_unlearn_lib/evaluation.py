@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from .forget import ForgetRequest
@@ -32,7 +33,47 @@ def _part(split: Split, part: str) -> tuple[Interactions, np.ndarray | None]:
     return getattr(split, part), getattr(split, f"{part}_negatives")
 
 
-@torch.no_grad()
+class RankingTask:
+    """The fixed part of one ranking evaluation, built once: the users with held-out items, in batches, and per
+    batch the flat positions (in the ``[B, num_items]`` score matrix) of the masked and of the held-out items.
+
+    A model selected over many epochs is validated on the same data every time; rebuilding these masks from
+    sparse matrices at every validation cost as much as scoring itself.
+
+    Args:
+        exclude: interactions whose items are masked (training, plus validation when testing).
+        held_out: the positives to find.
+        batch_size: users per score matrix ``[batch_size, num_items]``.
+        device: where the scores are computed.
+    """
+
+    def __init__(self, exclude: Interactions, held_out: Interactions, batch_size: int = 1024,
+                 device: torch.device | str = "cpu") -> None:
+        mask_csr, truth_csr = exclude.positives().to_csr(), held_out.positives().to_csr()
+        users = np.flatnonzero(np.diff(truth_csr.indptr) > 0)
+        self.num_users = len(users)
+        self.batches = [(torch.as_tensor(rows, device=device), _flat_positions(mask_csr[rows], device),
+                         _flat_positions(truth_csr[rows], device))
+                        for rows in (users[start:start + batch_size] for start in range(0, len(users), batch_size))]
+
+    @torch.no_grad()
+    def __call__(self, scorer: Scorer, ks: Sequence[int]) -> dict[str, float]:
+        """Mean Recall@k and NDCG@k of ``scorer`` over the users with held-out items (:func:`ranking_metrics`)."""
+        totals: dict[str, float] = {}
+        for rows, masked, held in self.batches:
+            scores = scorer.full(rows).reshape(-1).index_fill(0, masked, -torch.inf).view(len(rows), -1)
+            truth = torch.zeros(scores.numel(), dtype=torch.bool, device=scores.device).index_fill_(0, held, True)
+            for key, values in topk_metrics(scores, truth.view_as(scores), ks).items():
+                totals[key] = totals.get(key, 0.0) + float(values.sum())
+        return {key: value / self.num_users for key, value in totals.items()}
+
+
+def _flat_positions(rows: sp.csr_matrix, device: torch.device | str) -> torch.Tensor:
+    """int64 [nnz]: ``row * num_columns + column`` of the stored entries of ``rows`` [B, num_columns]."""
+    coo = rows.tocoo()
+    return torch.as_tensor(coo.row.astype(np.int64) * rows.shape[1] + coo.col, device=device)
+
+
 def ranking_metrics(scorer: Scorer, exclude: Interactions, held_out: Interactions, ks: Sequence[int],
                     batch_size: int = 1024, device: torch.device | str = "cpu") -> dict[str, float]:
     """Mean Recall@k and NDCG@k over users with held-out items, all items ranked.
@@ -44,23 +85,13 @@ def ranking_metrics(scorer: Scorer, exclude: Interactions, held_out: Interaction
         ks: cut-offs.
         batch_size: users per score matrix ``[batch_size, num_items]``.
     """
-    mask_csr, truth_csr = exclude.positives().to_csr(), held_out.positives().to_csr()
-    users = np.flatnonzero(np.diff(truth_csr.indptr) > 0)
-    totals: dict[str, float] = {}
-    for start in range(0, len(users), batch_size):
-        rows = users[start:start + batch_size]
-        scores = scorer.full(torch.as_tensor(rows, device=device)).clone()
-        scores[torch.as_tensor(mask_csr[rows].toarray() > 0, device=device)] = -torch.inf
-        truth = torch.as_tensor(truth_csr[rows].toarray() > 0, device=device)
-        for key, values in topk_metrics(scores, truth, ks).items():
-            totals[key] = totals.get(key, 0.0) + float(values.sum())
-    return {key: value / len(users) for key, value in totals.items()}
+    return RankingTask(exclude, held_out, batch_size, device)(scorer, ks)
 
 
 @torch.no_grad()
 def evaluate(model: Recommender, split: Split, part: str = "test", ks: Sequence[int] = DEFAULT_KS,
              batch_size: int = 1024, request: ForgetRequest | None = None,
-             train: Interactions | None = None) -> dict[str, float]:
+             train: Interactions | None = None, task: RankingTask | None = None) -> dict[str, float]:
     """Metrics of ``model`` on ``split.valid`` or ``split.test`` by the split's protocol.
 
     Args:
@@ -72,6 +103,8 @@ def evaluate(model: Recommender, split: Split, part: str = "test", ks: Sequence[
         train: the training data to mask in the ranking protocol, when it differs from
             ``split.train`` (e.g. a model retrained without a forget set still masks the
             full training set, so that all models are ranked on the same candidates).
+        task: ranking protocol: the :class:`RankingTask` of this part and mask, built once by a caller that
+            evaluates the same data many times (validation at every epoch); ``None``: built here.
 
     Returns:
         A flat dict, e.g. ``{"recall@10": ..., "ndcg@10": ..., "recall@20": ..., ...}``.
@@ -83,8 +116,10 @@ def evaluate(model: Recommender, split: Split, part: str = "test", ks: Sequence[
         held_out, negatives = _part(split, part)
         train = split.train if train is None else train
         if split.protocol == "ranking":
-            exclude = train if part == "valid" else train.concat(split.valid)
-            return ranking_metrics(scorer, exclude, held_out, ks, batch_size, device)
+            if task is None:
+                exclude = train if part == "valid" else train.concat(split.valid)
+                task = RankingTask(exclude, held_out, batch_size, device)
+            return task(scorer, ks)
         users, items = held_out.tensors(device)
         if split.protocol == "sampled":
             neg = torch.as_tensor(negatives, device=device)

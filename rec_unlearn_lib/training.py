@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from .config import reproducible
-from .evaluation import evaluate
+from .evaluation import RankingTask, evaluate
 from .interactions import Interactions
 from .models.base import Recommender
 from .settings import Runtime, TrainConfig, backbone_settings, make_backbone
@@ -265,10 +265,18 @@ class _Selection:
                            self.eval_seconds, config.as_dict())
 
 
-def _validation(model: Recommender, split: Split, train: Interactions, device: torch.device) -> tuple[dict, float]:
-    with timed(device) as clock:
-        scores = evaluate(model, split, "valid", train=train)
-    return scores, clock.seconds
+class _Validation:
+    """Validation of one training run: ``split.valid`` with ``train`` masked, its ranking masks built once."""
+
+    def __init__(self, split: Split, train: Interactions, device: torch.device) -> None:
+        self.split, self.train, self.device = split, train, device
+        self.task = RankingTask(train, split.valid, device=device) if split.protocol == "ranking" else None
+
+    def __call__(self, model: Recommender) -> tuple[dict[str, float], float]:
+        """The validation metrics of ``model`` and the seconds they took."""
+        with timed(self.device) as clock:
+            scores = evaluate(model, self.split, "valid", train=self.train, task=self.task)
+        return scores, clock.seconds
 
 
 def _due(epoch: int, config: TrainConfig) -> bool:
@@ -293,8 +301,9 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
     metric = config.metric or PROTOCOLS[split.protocol].metric
     model.to(device)
     model.fit_data(train)
+    validation = _Validation(split, train, device)
     if model.objective is None:
-        score, seconds = _validation(model, split, train, device)
+        score, seconds = validation(model)
         frame = pd.DataFrame([{"epoch": 0, **score}])
         return TrainResult(frame, 0, score.get(metric, float("nan")), 0.0, seconds, config.as_dict())
 
@@ -306,7 +315,7 @@ def fit(model: Recommender, split: Split, config: TrainConfig | None = None,
     for epoch in bar:
         with timed(device) as clock:
             loss = train_epoch(model, step, train, config, epoch)
-        scores, eval_seconds = _validation(model, split, train, device) if _due(epoch, config) else (None, 0.0)
+        scores, eval_seconds = validation(model) if _due(epoch, config) else (None, 0.0)
         selection.record(epoch, loss, clock.seconds, scores, eval_seconds)
         if scores is not None:
             bar.set_postfix(loss=f"{loss:.4f}", **{metric: f"{scores[metric]:.4f}"})
@@ -340,6 +349,7 @@ def fit_together(models: Sequence[Recommender], split: Split, configs: Sequence[
         model.fit_data(train)
     ensemble = Ensemble(models)
     step = make_step(ensemble, config)
+    validations = [_Validation(split, train, config.device) for train in trains]
     selections = [_Selection(model, metric, c.patience) for model, c in zip(models, configs)]
     active = list(range(len(models)))
     bar = tqdm(range(1, config.epochs + 1), desc=f"train {desc or 'together'}", leave=False,
@@ -348,9 +358,8 @@ def fit_together(models: Sequence[Recommender], split: Split, configs: Sequence[
         with timed(config.device) as clock:
             losses = train_epoch_together(ensemble, step, trains, configs, epoch, active)
         for k in active:
-            validation = _validation(models[k], split, trains[k], config.device) if _due(epoch, config) \
-                else (None, 0.0)
-            selections[k].record(epoch, losses[k], clock.seconds, *validation)
+            validated = validations[k](models[k]) if _due(epoch, config) else (None, 0.0)
+            selections[k].record(epoch, losses[k], clock.seconds, *validated)
         active = [k for k in active if not selections[k].stopped]
         bar.set_postfix(training=len(active))
         if not active:

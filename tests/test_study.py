@@ -418,6 +418,13 @@ def test_noise_floor_and_gaps_by_hand():
     speed = speed_table(table).set_index("method")
     assert speed.loc["ifru", "speedup"] == 2.0           # against Retrain's median over its seeds, 3 s
     assert speed.loc["ubpr", "speedup"] == 2.5           # against its matched Retrain, 5 s
+    # with a second request, Retrain's row shows the seconds the others are compared with: the median over the
+    # requests of each request's median over seeds ((3 + 10) / 2), not the median of all six runs (5.5)
+    second = table.assign(ratio=0.05, unlearn_seconds=table["unlearn_seconds"] + 7.0,
+                          retrain_seconds=table["retrain_seconds"] + 7.0)
+    speed = speed_table(order_columns(pd.concat([table, second], ignore_index=True))).set_index("method")
+    assert speed.loc["retrain", "unlearn_seconds"] == speed.loc["ifru", "retrain_seconds"] == 6.5
+    assert speed.loc["retrain", "speedup"] == 1.0 and speed.loc["retrain", "runs"] == 6
     assert fidelity_table(table).empty                                   # no influence update was compared
     with pytest.raises(ValueError, match="at least two seeds"):
         noise_floor(table[table["seed"] == 0], "recall@20")

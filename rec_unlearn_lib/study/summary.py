@@ -73,17 +73,20 @@ def speed_table(table: pd.DataFrame) -> pd.DataFrame:
     of the Retrain seconds each is compared with (``retrain_seconds``), their ratio ``speedup``, and the number
     of runs. One Retrain run's time varies from seed to seed, so a method compared with the Retrain cells
     (``reference == "retrain"``) is compared with their median over all of Retrain's seeds on the same request;
-    a method with a matched Retrain of its own backbone settings (UBPR's fixed triplets) with that run, and
-    Retrain with itself (speed-up 1)."""
+    a method with a matched Retrain of its own backbone settings (UBPR's fixed triplets) with that run. Retrain's
+    own row holds the same per-request medians, so its seconds are those the other methods are compared with
+    (speed-up 1), not a median over a different set of runs."""
     done = table[table["converged"] == 1]
     retrain = (done[done["method"] == "retrain"].groupby(list(REQUEST))["unlearn_seconds"].median()
                .rename("retrain_median"))
     done = done.join(retrain, on=list(REQUEST))
+    own = done["method"] == "retrain"
     compared = done["retrain_seconds"].where(done["reference"] == "matched", done["retrain_median"])
-    done = done.assign(compared=compared.where(done["method"] != "retrain", done["unlearn_seconds"]))
+    done = done.assign(compared=compared.where(~own, done["retrain_median"]),
+                       seconds=done["unlearn_seconds"].where(~own, done["retrain_median"]))
     out = (done.groupby(["dataset", "backbone", "method", "setting"])
-           .agg(unlearn_seconds=("unlearn_seconds", "median"), retrain_seconds=("compared", "median"),
-                runs=("unlearn_seconds", "size"))
+           .agg(unlearn_seconds=("seconds", "median"), retrain_seconds=("compared", "median"),
+                runs=("seconds", "size"))
            .reset_index())
     out.insert(out.columns.get_loc("runs"), "speedup", out["retrain_seconds"] / out["unlearn_seconds"])
     return out
