@@ -219,7 +219,7 @@ def negatives_without_replacement(exclude: Interactions, users: np.ndarray, num:
     return out
 
 
-def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk: int = 1024) -> Interactions:
+def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk_floats: int = 2 ** 24) -> Interactions:
     """Negatives for labelled pairs on implicit data: ``per_positive`` distinct unseen items per positive.
 
     Each user with ``n`` positives gets ``min(per_positive * n, items left)`` distinct items it never
@@ -232,6 +232,8 @@ def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk:
         positives: every interaction of the data set, all positives.
         per_positive: negatives per positive (4 where a labelled protocol meets implicit data).
         seed: the seed.
+        chunk_floats: users are drawn for in chunks of about this many ``user x item`` keys (bounded memory
+            on wide catalogues); the result does not depend on it.
 
     Returns:
         The negatives, in user order, over the id space of ``positives``.
@@ -243,6 +245,7 @@ def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk:
     wanted = np.minimum(per_positive * seen, positives.num_items - seen)
     generator = torch.Generator().manual_seed(seed)
     users, items = [], []
+    chunk = max(1, chunk_floats // max(positives.num_items, 1))
     for start in range(0, positives.num_users, chunk):
         rows = np.arange(start, min(start + chunk, positives.num_users))
         keys = torch.rand(len(rows), positives.num_items, generator=generator)

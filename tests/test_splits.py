@@ -127,6 +127,8 @@ def test_labelled_zeros_are_distinct_unseen_and_seeded():
     again, other = labelled_zeros(data, 4, seed=7), labelled_zeros(data, 4, seed=8)
     assert np.array_equal(again.items, zeros.items)
     assert not np.array_equal(other.items, zeros.items)
+    # drawn in chunks of users (2 users of 6 items here): the same set
+    assert np.array_equal(labelled_zeros(data, 4, seed=7, chunk_floats=12).items, zeros.items)
 
 
 def test_labelled_split_of_implicit_data_adds_four_zeros_per_positive(synthetic):
