@@ -3,8 +3,8 @@
 A :class:`ForgetRequest` names interactions by ``(user, item)`` pair in dense ids.
 Three ways to build one, matching the papers' settings:
 
-* :meth:`ForgetRequest.random` - a random fraction of training interactions (IFRU,
-  UBPR, RecEraser's Table 4 samples single interactions the same way);
+* :meth:`ForgetRequest.random` - a random fraction of training interactions (UBPR;
+  RecEraser's Table 4 samples single interactions the same way);
 * :meth:`ForgetRequest.by_users` - all interactions of some users (a GDPR request);
 * :func:`attack` - IFRU's dirty-data setting: labels of a random subset are flipped
   in the training data, and the flipped rows are what must be forgotten.

@@ -208,7 +208,7 @@ def forget_aucs(
 ) -> dict[str, float]:
     r"""IFRU's AUC0 / AUC1 / AUC2 on test rows, split by contact with the forgotten data.
 
-    IFRU (Zhang et al., TORS 2024, §5.1; ``utility/compute.py`` of the official code) lets
+    IFRU (Zhang et al., TORS 2024, §4.1.2; ``utility/compute.py`` of the official code) lets
     :math:`V` be the users and the items of the forget set :math:`D_r` and reports
 
     * ``auc0``: AUC over all rows;

@@ -154,6 +154,22 @@ def test_cg_and_adam_agree(attacked) -> None:
     assert not torch.equal(models["cg"].user_emb, original.user_emb)
 
 
+def test_relative_damping_is_one_absolute_damping_whatever_pruning_keeps(attacked) -> None:
+    """mu is relative to the mean diagonal over every row the data reads, not over phi: pruning changes the
+    rows an update moves, not how strongly it is damped."""
+    split, poisoned, request = attacked
+    dampings, moved = [], []
+    for ratios in [(1.0, 1.0), (1.0,), (0.2,)]:
+        method = IFRU("mf", profile="quick", seed=0, device="cpu", ratios=ratios, relative_damping=1.0,
+                      curvature="gauss-newton",
+                      **TINY).fit(split, poisoned)
+        result = method.forget(request)
+        dampings.append(method.last_solve.damping)
+        moved.append(result.touched["users"] + result.touched["items"])
+    assert moved[0] > moved[1] > moved[2]
+    assert dampings[0] > 0 and dampings == [dampings[0]] * 3
+
+
 def test_scif_relabels_with_averaged_labels(attacked) -> None:
     split, poisoned, request = attacked
     rows = request.rows(poisoned)

@@ -214,8 +214,9 @@ class MFCurvature:
             raise ValueError("the problem has a parameter block that is not an embedding table of the model")
         return [(which[id(b.tensor)], b.rows) for b in problem.blocks]
 
-    def problem_blocks(self, problem: InfluenceProblem) -> Tensor:
-        """float [rows of problem, d, d]: the diagonal blocks in the order of ``problem``'s flat vector."""
-        blocks = self.diagonal_blocks()
+    def problem_blocks(self, problem: InfluenceProblem, blocks: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """float [rows of problem, d, d]: the diagonal blocks in the order of ``problem``'s flat vector
+        (``blocks``: :meth:`diagonal_blocks`, when the caller has them already)."""
+        blocks = self.diagonal_blocks() if blocks is None else blocks
         return torch.cat([blocks[index] if rows is None else blocks[index][rows]
                           for index, rows in self._tables(problem)])

@@ -111,12 +111,11 @@ class Recommender(nn.Module, ABC):
         return torch.device("cpu")
 
     def fit_data(self, train: Interactions) -> None:
-        """Attach what the model derives from its training data: which users have none (they are ranked by
-        popularity, :class:`ColdStartScorer`) and the item counts; subclasses add their own (a graph).
-        Subclasses that override it call it too."""
-        positives = train.positives()
-        self.cold_users = torch.as_tensor(positives.user_counts() == 0)
-        self.popularity = torch.as_tensor(positives.item_counts(), dtype=torch.float32)
+        """Attach what the model derives from its training data: which users have none (no row at all, positive
+        or, in labelled data, negative: they are ranked by popularity, :class:`ColdStartScorer`) and the
+        positive counts per item; subclasses add their own (a graph). Subclasses that override it call it too."""
+        self.cold_users = torch.as_tensor(train.user_counts() == 0)
+        self.popularity = torch.as_tensor(train.positives().item_counts(), dtype=torch.float32)
 
     def with_cold_start(self, scorer: Scorer) -> Scorer:
         """``scorer``, with users without training data ranked by popularity once :meth:`fit_data` has run."""

@@ -10,8 +10,8 @@ r"""Influence-function unlearning on the one interface: IFRU and its baseline SC
 2. build the *right-hand side*: the gradient over :math:`\phi` of
    :math:`L_d + L_s` (Eq. 8-9; SUM over the rows, labels as trained);
 3. *solve* :math:`H t = \nabla(L_d + L_s)` with :math:`H` the Hessian over :math:`\phi` of the MEAN
-   loss on all of :math:`\mathcal{D}` (Eq. 13, 15-16; HVPs, CG by default, IFRU's Adam-on-the-quadratic
-   as ``solver="adam"``); this :math:`t` is the official code's ``p``, the negative of Eq. 15's
+   loss on all of :math:`\mathcal{D}` (Eq. 13, 15-16; HVPs, CG by default, or Adam on Eq. 15's quadratic
+   as IFRU's code iterates it, ``solver="adam"``, with the library's stopping rule); this :math:`t` is the official code's ``p``, the negative of Eq. 15's
    :math:`t = H^{-1}t^*` with :math:`t^* = -\nabla(L_d + L_s)`;
 4. *apply* :math:`\hat\phi' = \hat\phi + t/|\mathcal{D}|` (Eq. 14, 19) to a copy of the model; LightGCN
    then scores on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`.
@@ -19,8 +19,9 @@ r"""Influence-function unlearning on the one interface: IFRU and its baseline SC
 The Hessian of LightGCN is the true one (propagation included); the official code uses the
 MF-surrogate Hessian (raw embeddings, no graph) for it. The pruning depth (``len(ratios) - 1`` hops)
 is chosen apart from LightGCN's layers; IFRU's runs use one layer and one hop. IFRU trains its
-backbones with BCE on labelled rows and no L2 (the labelled protocol); on implicit data the same
-update runs on the BPR triplets or sampled negatives of one epoch.
+backbones with BCE on labelled rows (the labelled protocol) and, in its official code, no L2; the
+library's profiles keep their L2 weight (``reg``) unless overridden, so it is in the loss, the Hessian and
+Retrain alike. On implicit data the same update runs on the BPR triplets or sampled negatives of one epoch.
 
 :class:`SCIF` (Li et al. 2023, as the IFRU paper describes it) replaces the forgotten rows' labels by
 an averaged label instead of removing them, moves only the rows of the request's users and items,
@@ -55,6 +56,15 @@ CURVATURES: tuple[str, ...] = ("hessian", "gauss-newton")
 """The curvature matrices the influence step can solve with (see :class:`InfluenceUnlearning`)."""
 
 
+def _mean_diagonal(blocks: tuple[torch.Tensor, torch.Tensor], users: np.ndarray, items: np.ndarray) -> float:
+    """The mean diagonal entry of the curvature's diagonal blocks (``blocks``: users' [U, d, d], items' [I, d, d])
+    over the rows ``users`` and ``items``."""
+    user_blocks, item_blocks = blocks
+    rows = torch.cat([user_blocks[torch.as_tensor(users, device=user_blocks.device)],
+                      item_blocks[torch.as_tensor(items, device=item_blocks.device)]])
+    return float(rows.diagonal(dim1=1, dim2=2).mean())
+
+
 class InfluenceUnlearning(SingleModelMethod):
     """Forget by one influence-function step on a pruned set of embedding rows.
 
@@ -66,8 +76,10 @@ class InfluenceUnlearning(SingleModelMethod):
         solver: a name of :data:`~rec_unlearn_lib.influence.SOLVERS`.
         solver_options: keyword arguments of the solver (``damping``, ``rtol``, ``max_iter``, ``lr``, ...).
         relative_damping: if given, the solver's damping is this times the mean diagonal entry of
-            :math:`H` over phi (Levenberg-Marquardt's scale: the same value means the same on every
-            data set); needs ``closed_form`` on MF. ``None``: ``solver_options["damping"]`` (default 0).
+            :math:`H` over every embedding row the training data reads (Levenberg-Marquardt's scale: the same
+            value means the same on every data set; taken before pruning, so that one value is one absolute
+            damping whatever rows phi keeps); needs ``closed_form`` on MF. ``None``:
+            ``solver_options["damping"]`` (default 0).
         curvature: ``hessian`` (the paper's :math:`H`) or ``gauss-newton`` (MF with ``closed_form`` only: the
             positive semi-definite generalised Gauss-Newton matrix, which an early-stopped model's Hessian is
             not; :class:`~rec_unlearn_lib.influence.MFCurvature`). Not in the paper.
@@ -162,9 +174,10 @@ class InfluenceUnlearning(SingleModelMethod):
         with timed(self.device) as prepare:
             if self.closed_form and supports_closed_form(model) and mask.any():
                 curvature = MFCurvature(model, batch, gauss_newton=self.curvature == "gauss-newton")
-                blocks = curvature.problem_blocks(problem)
+                every = curvature.diagonal_blocks()
+                blocks = curvature.problem_blocks(problem, every)
                 if self.relative_damping is not None:
-                    options["damping"] = self.relative_damping * float(blocks.diagonal(dim1=1, dim2=2).mean())
+                    options["damping"] = self.relative_damping * _mean_diagonal(every, *rows_in_batch(batch))
                 options["hvp"] = curvature.problem_hvp(problem)
                 if self.solver == "cg":
                     options["preconditioner"] = block_jacobi(blocks, options.get("damping", 0.0))

@@ -104,8 +104,8 @@ def ifru_reproduction(split: Split, backbone: str = "mf", ratios: Sequence[float
         variant's label), ``seed``, ``metric`` and ``value``. Metrics: ``auc0``, ``auc1``, ``auc2``;
         ``seconds`` (the original's fit, each Retrain's fit, each variant's unlearning call);
         ``converged`` (1 or 0) per variant: a solver that did not converge yields 0 and nothing else;
-        ``rows moved`` (user plus item embedding rows the update may change) and ``spillover rows``
-        (:math:`|\\mathcal{D}_c|`) per variant.
+        ``rows moved`` (user plus item embedding rows the update may change), ``spillover rows``
+        (:math:`|\\mathcal{D}_c|`) and ``damping`` (the absolute :math:`\\mu` the solve used) per variant.
     """
     if not variants:
         raise ValueError("give at least one variant to erase the request with")
@@ -133,6 +133,7 @@ def ifru_reproduction(split: Split, backbone: str = "mf", ratios: Sequence[float
             yield {**row, "metric": "seconds", "value": result.seconds}
             yield {**row, "metric": "rows moved", "value": float(result.touched["users"] + result.touched["items"])}
             yield {**row, "metric": "spillover rows", "value": float(result.touched["spillover_rows"])}
+            yield {**row, "metric": "damping", "value": float(method.last_solve.damping)}
             yield from _metric_rows(row, evaluate(result.model, split, "test", request=request))
         retain = request.split(poisoned)[0]
         for retrain_seed in retrain_seeds:
@@ -197,7 +198,8 @@ def completeness_table(rows: pd.DataFrame, by: Sequence[str] = ("backbone",)) ->
     Returns:
         One row per (setting, method): the mean of each AUC over seeds, ``completeness auc0/1/2`` =
         ``(method - original) / (retrain - original)`` (``nan`` where Retrain equals the original) and
-        ``completeness`` (their mean, IFRU's "average coefficient"). Methods are in the order of ``rows``.
+        ``completeness`` (their mean, IFRU's "average coefficient", over the coefficients that are defined:
+        an AUC that Retrain did not move drops out of it). Methods are in the order of ``rows``.
     """
     aucs = rows[rows.metric.isin(AUCS)]
     wide = aucs.pivot_table(index=[*by, "method"], columns="metric", values="value", aggfunc="mean", sort=False)
