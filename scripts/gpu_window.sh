@@ -21,6 +21,10 @@ profile=${PROFILE:-full}
 device=${DEVICE:-cuda}
 python=${PYTHON:-python3}
 export PYTHONPATH=. REC_UNLEARN_DATA=${REC_UNLEARN_DATA:-.device-data} TQDM_DISABLE=1
+if [[ -n "${STUDY_FROM:-}" && ! -f "${STUDY_FROM}/study.csv" ]]; then
+  echo "STUDY_FROM=$STUDY_FROM holds no study.csv" >&2
+  exit 2
+fi
 mkdir -p "$out"
 end=$((SECONDS + budget))
 reserve=15    # seconds kept back for the last step's files to be written and returned
@@ -73,7 +77,8 @@ for mode in alone together; do
 done
 
 # 4. The study in the full profile, with whatever time is left (resumable across windows).
-if [[ -n "${STUDY_FROM:-}" && -d "$STUDY_FROM" ]]; then
+if [[ -n "${STUDY_FROM:-}" ]]; then
+  mkdir -p "$out/study-full"
   cp -r "$STUDY_FROM/." "$out/study-full/"
 fi
 step study-full 100000 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress --out "$out/study-full"
