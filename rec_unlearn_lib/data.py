@@ -100,12 +100,8 @@ class Dataset:
         users, items = np.unique(core.users), np.unique(core.items)
         interactions = Interactions(np.searchsorted(users, core.users), np.searchsorted(items, core.items),
                                     len(users), len(items), core.ratings, core.timestamps, core.labels)
-        titles = self.item_titles
-        if titles is not None:
-            kept = titles[titles.index.isin(items)]
-            titles = pd.Series(kept.to_numpy(), index=np.searchsorted(items, kept.index.to_numpy()), name="title")
         return replace(self, interactions=interactions, user_ids=self.user_ids[users],
-                       item_ids=self.item_ids[items], item_titles=titles)
+                       item_ids=self.item_ids[items], item_titles=_titles_of(self.item_titles, items))
 
     def dense_users(self, raw: np.ndarray | list[int]) -> np.ndarray:
         """Dense ids of raw user ids (raises ``KeyError`` for an unknown id)."""
@@ -203,11 +199,16 @@ def _assemble(name: str, frames: dict[str, pd.DataFrame], implicit: bool,
     every = Interactions(users, items, len(user_ids), len(item_ids), ratings=ratings, timestamps=times)
     bounds = np.cumsum([0] + [len(frame) for frame in frames.values()])
     parts = {key: every.subset(np.arange(start, stop)) for key, start, stop in zip(frames, bounds[:-1], bounds[1:])}
-    if titles is not None:
-        known = titles[titles.index.isin(item_ids)]
-        titles = pd.Series(known.to_numpy(), index=np.searchsorted(item_ids, known.index.to_numpy()), name="title")
     return Dataset(name=name, interactions=every, user_ids=user_ids, item_ids=item_ids,
-                   parts=parts if len(parts) > 1 else {}, item_titles=titles, implicit=implicit)
+                   parts=parts if len(parts) > 1 else {}, item_titles=_titles_of(titles, item_ids), implicit=implicit)
+
+
+def _titles_of(titles: pd.Series | None, ids: np.ndarray) -> pd.Series | None:
+    """``titles`` (indexed by an item id) of the items ``ids`` [m, sorted], re-indexed by position in ``ids``."""
+    if titles is None:
+        return None
+    known = titles[titles.index.isin(ids)]
+    return pd.Series(known.to_numpy(), index=np.searchsorted(ids, known.index.to_numpy()), name="title")
 
 
 def _dense_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

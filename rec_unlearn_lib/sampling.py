@@ -12,6 +12,7 @@ draws on the same kind of device, not across kinds.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from .interactions import Interactions
@@ -211,12 +212,17 @@ def negatives_without_replacement(exclude: Interactions, users: np.ndarray, num:
     csr = exclude.to_csr()
     out = np.empty((len(users), num), dtype=np.int64)
     for start in range(0, len(users), chunk):
-        rows = users[start:start + chunk]
-        keys = torch.rand(len(rows), exclude.num_items, generator=generator)
-        seen = torch.as_tensor(csr[rows].toarray() > 0)
-        keys[seen] = float("inf")
+        keys = _unseen_keys(csr, users[start:start + chunk], generator)
         out[start:start + chunk] = torch.topk(keys, num, dim=1, largest=False).indices.numpy()
     return out
+
+
+def _unseen_keys(csr: sp.csr_matrix, rows: np.ndarray, generator: torch.Generator) -> torch.Tensor:
+    """float [len(rows), num_items]: i.i.d. uniform keys, ``inf`` at the items each user of ``rows`` has in
+    ``csr``; the items in increasing key order are a uniform random order of the user's unseen items."""
+    keys = torch.rand(len(rows), csr.shape[1], generator=generator)
+    keys[torch.as_tensor(csr[rows].toarray() > 0)] = float("inf")
+    return keys
 
 
 def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk_floats: int = 2 ** 24) -> Interactions:
@@ -248,9 +254,7 @@ def labelled_zeros(positives: Interactions, per_positive: int, seed: int, chunk_
     chunk = max(1, chunk_floats // max(positives.num_items, 1))
     for start in range(0, positives.num_users, chunk):
         rows = np.arange(start, min(start + chunk, positives.num_users))
-        keys = torch.rand(len(rows), positives.num_items, generator=generator)
-        keys[torch.as_tensor(csr[rows].toarray() > 0)] = float("inf")
-        order = torch.argsort(keys, dim=1).numpy()
+        order = torch.argsort(_unseen_keys(csr, rows, generator), dim=1).numpy()
         take = np.arange(positives.num_items) < wanted[rows][:, None]
         users.append(np.repeat(rows, wanted[rows]))
         items.append(order[take])
