@@ -136,7 +136,9 @@ class ForgetRequest:
 
 def attack(train: Interactions, ratio: float | None = None, seed: int = 0,
            count: int | None = None) -> tuple[Interactions, ForgetRequest]:
-    """IFRU's dirty-data setting: flip the labels of a random ``ratio`` (or ``count``) of labelled training rows.
+    """IFRU's dirty-data setting: flip the labels of a random ``ratio`` (or ``count``) of labelled training rows:
+    the first rows of one seeded permutation, so the flipped set is that of :func:`attack_series` at the same
+    ratio and seed.
 
     Returns:
         ``(poisoned_train, request)``: the training data with those labels flipped
@@ -144,16 +146,7 @@ def attack(train: Interactions, ratio: float | None = None, seed: int = 0,
         names exactly the flipped rows. Retraining on ``request.split(poisoned)[0]``
         is IFRU's Retrain (train_normal only).
     """
-    if train.labels is None:
-        raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
-    return _flip(train, ForgetRequest.random(train, ratio, seed, count).rows(train))
-
-
-def _flip(train: Interactions, rows: np.ndarray) -> tuple[Interactions, ForgetRequest]:
-    """``train`` with the labels of ``rows`` (sorted) flipped, and the attack request naming those rows."""
-    flipped = train.labels.copy()
-    flipped[rows] = 1.0 - flipped[rows]
-    return train.with_labels(flipped), ForgetRequest(train.users[rows], train.items[rows], "attack")
+    return _flip(train, _attack_order(train, seed)[:sample_size(ratio, count, len(train), "training interactions")])
 
 
 def attack_series(train: Interactions, ratios: Sequence[float], seed: int = 0) -> list[tuple[Interactions, ForgetRequest]]:
@@ -164,11 +157,23 @@ def attack_series(train: Interactions, ratios: Sequence[float], seed: int = 0) -
     Returns:
         ``(poisoned_train, request)`` per ratio, in the order of ``ratios``.
     """
+    order = _attack_order(train, seed)
+    return [_flip(train, order[:sample_size(ratio, None, len(train), "training interactions")]) for ratio in ratios]
+
+
+def _attack_order(train: Interactions, seed: int) -> np.ndarray:
+    """int [n]: the seeded permutation of ``train``'s rows whose first rows an attack flips."""
     if train.labels is None:
         raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
-    order = np.random.default_rng(seed).permutation(len(train))
-    return [_flip(train, np.sort(order[:sample_size(ratio, None, len(train), "training interactions")]))
-            for ratio in ratios]
+    return np.random.default_rng(seed).permutation(len(train))
+
+
+def _flip(train: Interactions, rows: np.ndarray) -> tuple[Interactions, ForgetRequest]:
+    """``train`` with the labels of ``rows`` flipped, and the attack request naming those rows (in row order)."""
+    rows = np.sort(rows)
+    flipped = train.labels.copy()
+    flipped[rows] = 1.0 - flipped[rows]
+    return train.with_labels(flipped), ForgetRequest(train.users[rows], train.items[rows], "attack")
 
 
 def _random_request(train: Interactions, ratio: float | None, count: int | None,

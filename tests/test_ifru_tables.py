@@ -32,6 +32,11 @@ def test_attack_series_is_nested_and_flips_exactly_its_rows(split) -> None:
         np.testing.assert_array_equal(poisoned.labels[rows], 1 - train.labels[rows])
         untouched = np.setdiff1d(np.arange(len(train)), rows)
         np.testing.assert_array_equal(poisoned.labels[untouched], train.labels[untouched])
+        single_poisoned, single = attack(train, ratio, seed=3)        # one ratio: the same rows as in the series
+        np.testing.assert_array_equal(single.rows(train), rows)
+        np.testing.assert_array_equal(single_poisoned.labels, poisoned.labels)
+    by_count = attack(train, count=7, seed=3)[1]                      # a count cuts the same permutation
+    assert len(by_count) == 7 and set(train.pair_keys(by_count.users, by_count.items).tolist()) < keys[2]
     with pytest.raises(ValueError, match="forget ratio"):
         attack_series(train, [0.5, 1.5])
     with pytest.raises(ValueError, match="labelled"):

@@ -30,7 +30,7 @@ from .solvers import (
 )
 from .update import HessianOf, forget_gradient, influence_unlearn
 from .pruning import PrunedRows, prune
-from .preconditioning import block_jacobi
+from .preconditioning import jacobi
 from .mf_curvature import MFCurvature, supports_closed_form
 from .recommender import (
     FitReport,
@@ -62,7 +62,6 @@ __all__ = [
     "SolverConvergenceWarning",
     "SolverDidNotConverge",
     "SolverResult",
-    "block_jacobi",
     "changed_nodes",
     "default_rtol",
     "forget_gradient",
@@ -70,6 +69,7 @@ __all__ = [
     "forget_rows",
     "full_batch",
     "influence_unlearn",
+    "jacobi",
     "minimize_full_batch",
     "minimize_problem",
     "prune",

@@ -1,4 +1,4 @@
-r"""The curvature of matrix factorisation's losses in closed form: Hessian-vector products and diagonal blocks.
+r"""The curvature of matrix factorisation's losses in closed form: Hessian-vector products and the diagonal.
 
 For MF every row of a batch scores with :math:`x = \mathbf{p}_u^\top\mathbf{a}`, where
 :math:`\mathbf{a} = \mathbf{q}_i` (BCE) or :math:`\mathbf{a} = \mathbf{q}_i - \mathbf{q}_j` (BPR), and
@@ -19,9 +19,11 @@ and three scatter-adds:
 (:math:`\mathbf{v}_a = \mathbf{v}_i` or :math:`\mathbf{v}_i - \mathbf{v}_j`; the last line for BPR only).
 This is the same product as autograd's double backward (:meth:`~.hvp.InfluenceProblem.hvp`), in
 a few passes over the rows instead of a backward pass through the gradient's graph. The diagonal
-block of one row is the Gauss-Newton term alone (:math:`x` is linear in each single row):
-:math:`H_{uu} = \frac1n\sum f''\mathbf{a}\mathbf{a}^\top + \frac{\lambda c_u}{n}I`,
-:math:`H_{ii} = \frac1n\sum f''\mathbf{p}_u\mathbf{p}_u^\top + \frac{\lambda c_i}{n}I`.
+comes from the Gauss-Newton term alone (:math:`x` is linear in each single row, so
+:math:`\nabla^2 x` has no entry on it):
+:math:`\mathrm{diag}(H)_{\mathbf{p}_u} = \frac1n\sum f''\mathbf{a}^{\odot 2} + \frac{\lambda c_u}{n}`,
+:math:`\mathrm{diag}(H)_{\mathbf{q}_i} = \frac1n\sum f''\mathbf{p}_u^{\odot 2} + \frac{\lambda c_i}{n}`
+(:math:`\odot 2`: squared entry by entry), one pass over the rows.
 
 **Through user-item matrices.** Every per-row quantity above is a difference of two entries of a
 ``[U, I]`` matrix, and every scatter-add a product with one. With
@@ -57,25 +59,6 @@ __all__ = ["MFCurvature", "PAIR_MATRIX_MAX_ENTRIES", "supports_closed_form"]
 PAIR_MATRIX_MAX_ENTRIES = 2 ** 25
 
 
-#: rows per chunk of the per-row outer products of :meth:`MFCurvature.diagonal_blocks` (a chunk holds rows x d x d
-#: floats: 64 MiB at d = 64), so that their memory does not grow with the data (ML-1M's rows at once: 42 GB)
-OUTER_CHUNK_FLOATS = 2 ** 24
-
-
-def _add_outer(out: Tensor, index: Tensor, weights: Tensor, vectors: Tensor) -> Tensor:
-    """``out[index[t]] += weights[t] * vectors[t] vectors[t]^T`` for every row ``t``, in chunks of rows.
-
-    Args:
-        out: float [N, d, d], added to in place and returned.
-        index: long [n]; weights: float [n]; vectors: float [n, d].
-    """
-    chunk = max(1, OUTER_CHUNK_FLOATS // vectors.shape[1] ** 2)
-    for start in range(0, len(index), chunk):
-        v, w = vectors[start:start + chunk], weights[start:start + chunk, None, None]
-        out.index_add_(0, index[start:start + chunk], w * v[:, :, None] * v[:, None, :])
-    return out
-
-
 def supports_closed_form(model: EmbeddingModel) -> bool:
     """Whether :class:`MFCurvature` applies: MF (scores from the raw embeddings) with BCE or BPR."""
     return isinstance(model, MF) and isinstance(model.objective, (BCEObjective, BPRObjective))
@@ -92,7 +75,7 @@ class MFCurvature:
         gauss_newton: drop the residual term :math:`f'_t\,\nabla^2 x_t` and keep
             :math:`\frac1n\sum_t f''_t\nabla x_t\nabla x_t^\top` (plus L2): the generalised Gauss-Newton
             matrix, positive semi-definite wherever the model stopped (Martens 2010). It equals the Hessian
-            where every residual :math:`f'_t` vanishes and has the same diagonal blocks.
+            where every residual :math:`f'_t` vanishes and has the same diagonal.
 
     Raises:
         TypeError: another model or loss (LightGCN mixes rows through the graph; WMF is not per row).
@@ -172,17 +155,16 @@ class MFCurvature:
         return out_users, out_items
 
     @torch.no_grad()
-    def diagonal_blocks(self) -> tuple[Tensor, Tensor]:
-        """``(user_blocks [U, d, d], item_blocks [I, d, d])``: each row's diagonal block of the Hessian."""
-        eye = torch.eye(self.dim, dtype=self.p.dtype, device=self.p.device)
-        users = _add_outer(self.l2_users[:, :, None] * eye, self.users, self.f2, self.a)
-        items = self.l2_items[:, :, None] * eye
-        if self.pair_matrices:     # sum_u W[u, i] p_u p_u^T, W adding f'' at (u, i) and at (u, j)
-            outer = (self.P[:, :, None] * self.P[:, None, :]).reshape(self.num_users, -1)
-            return users, items + (self._pair_matrix(self.f2, sign=1.0).T @ outer).view_as(items)
-        _add_outer(items, self.items, self.f2, self.p)
+    def diagonal(self) -> tuple[Tensor, Tensor]:
+        """``(users [U, d], items [I, d])``: the Hessian's diagonal, as two tables shaped like the embeddings."""
+        users = (self.l2_users * torch.ones_like(self.P)).index_add_(0, self.users, self.f2[:, None] * self.a ** 2)
+        items = self.l2_items * torch.ones_like(self.Q)
+        if self.pair_matrices:     # sum_u W[u, i] p_u^2, W adding f'' at (u, i) and at (u, j)
+            return users, items + self._pair_matrix(self.f2, sign=1.0).T @ self.P ** 2
+        squares = self.f2[:, None] * self.p ** 2
+        items.index_add_(0, self.items, squares)
         if self.negatives is not None:
-            _add_outer(items, self.negatives, self.f2, self.p)
+            items.index_add_(0, self.negatives, squares)
         return users, items
 
     def problem_hvp(self, problem: InfluenceProblem):
@@ -214,9 +196,9 @@ class MFCurvature:
             raise ValueError("the problem has a parameter block that is not an embedding table of the model")
         return [(which[id(b.tensor)], b.rows) for b in problem.blocks]
 
-    def problem_blocks(self, problem: InfluenceProblem, blocks: tuple[Tensor, Tensor] | None = None) -> Tensor:
-        """float [rows of problem, d, d]: the diagonal blocks in the order of ``problem``'s flat vector
-        (``blocks``: :meth:`diagonal_blocks`, when the caller has them already)."""
-        blocks = self.diagonal_blocks() if blocks is None else blocks
-        return torch.cat([blocks[index] if rows is None else blocks[index][rows]
+    def problem_diagonal(self, problem: InfluenceProblem, diagonal: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """float [p]: the diagonal in the order of ``problem``'s flat vector (``diagonal``: :meth:`diagonal`, when
+        the caller has it already)."""
+        diagonal = self.diagonal() if diagonal is None else diagonal
+        return torch.cat([(diagonal[index] if rows is None else diagonal[index][rows]).reshape(-1)
                           for index, rows in self._tables(problem)])

@@ -248,7 +248,7 @@ def solve_cg(
     last one before the failure.
 
     ``preconditioner``: ``r -> M^{-1} r`` for a symmetric positive definite ``M`` that approximates
-    ``H + damping I`` (e.g. :func:`~.preconditioning.block_jacobi`): the same system and tolerance, fewer
+    ``H + damping I`` (e.g. :func:`~.preconditioning.jacobi`): the same system and tolerance, fewer
     iterations when ``M`` captures ``H``'s scales (preconditioned CG, Saad 2003, Algorithm 9.1).
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol

@@ -40,9 +40,9 @@ import numpy as np
 import torch
 
 from ..forget import ForgetRequest
-from ..influence import (SOLVERS, LossClosure, MFCurvature, block_jacobi, forget_loss_sum, forget_rows, full_batch,
-                         influence_unlearn, prune, recommender_problem, rows_in_batch, spillover_loss, spillover_rows,
-                         supports_closed_form, take_rows)
+from ..influence import (SOLVERS, LossClosure, MFCurvature, forget_loss_sum, forget_rows, full_batch,
+                         influence_unlearn, jacobi, prune, recommender_problem, rows_in_batch, spillover_loss,
+                         spillover_rows, supports_closed_form, take_rows)
 from ..interactions import Interactions
 from ..models import MODELS
 from ..models.base import EmbeddingModel
@@ -56,13 +56,12 @@ CURVATURES: tuple[str, ...] = ("hessian", "gauss-newton")
 """The curvature matrices the influence step can solve with (see :class:`InfluenceUnlearning`)."""
 
 
-def _mean_diagonal(blocks: tuple[torch.Tensor, torch.Tensor], users: np.ndarray, items: np.ndarray) -> float:
-    """The mean diagonal entry of the curvature's diagonal blocks (``blocks``: users' [U, d, d], items' [I, d, d])
-    over the rows ``users`` and ``items``."""
-    user_blocks, item_blocks = blocks
-    rows = torch.cat([user_blocks[torch.as_tensor(users, device=user_blocks.device)],
-                      item_blocks[torch.as_tensor(items, device=item_blocks.device)]])
-    return float(rows.diagonal(dim1=1, dim2=2).mean())
+def _mean_diagonal(diagonal: tuple[torch.Tensor, torch.Tensor], users: np.ndarray, items: np.ndarray) -> float:
+    """The mean diagonal entry of the curvature (``diagonal``: users' [U, d], items' [I, d]) over the rows ``users``
+    and ``items``."""
+    user_diagonal, item_diagonal = diagonal
+    return float(torch.cat([user_diagonal[torch.as_tensor(users, device=user_diagonal.device)],
+                            item_diagonal[torch.as_tensor(items, device=item_diagonal.device)]]).mean())
 
 
 class InfluenceUnlearning(SingleModelMethod):
@@ -85,7 +84,7 @@ class InfluenceUnlearning(SingleModelMethod):
             not; :class:`~rec_unlearn_lib.influence.MFCurvature`). Not in the paper.
         closed_form: for MF, Hessian-vector products in closed form
             (:class:`~rec_unlearn_lib.influence.MFCurvature`) instead of autograd's double backward, and CG
-            preconditioned by the Hessian's diagonal blocks (:func:`~rec_unlearn_lib.influence.block_jacobi`):
+            preconditioned by the Hessian's diagonal (:func:`~rec_unlearn_lib.influence.jacobi`):
             the same system and tolerance, in less time.
         profile, seed, device, settings, overrides: as :class:`~.base.UnlearningMethod`.
 
@@ -174,13 +173,13 @@ class InfluenceUnlearning(SingleModelMethod):
         with timed(self.device) as prepare:
             if self.closed_form and supports_closed_form(model) and mask.any():
                 curvature = MFCurvature(model, batch, gauss_newton=self.curvature == "gauss-newton")
-                every = curvature.diagonal_blocks()
-                blocks = curvature.problem_blocks(problem, every)
+                diagonal = curvature.diagonal()
                 if self.relative_damping is not None:
-                    options["damping"] = self.relative_damping * _mean_diagonal(every, *rows_in_batch(batch))
+                    options["damping"] = self.relative_damping * _mean_diagonal(diagonal, *rows_in_batch(batch))
                 options["hvp"] = curvature.problem_hvp(problem)
                 if self.solver == "cg":
-                    options["preconditioner"] = block_jacobi(blocks, options.get("damping", 0.0))
+                    options["preconditioner"] = jacobi(curvature.problem_diagonal(problem, diagonal),
+                                                       options.get("damping", 0.0))
             elif self.relative_damping is not None and mask.any():
                 raise ValueError(f"relative_damping needs MF's closed-form curvature; {type(model).__name__} "
                                  f"takes an absolute damping (solver_options)")
