@@ -161,11 +161,16 @@ def attack_series(train: Interactions, ratios: Sequence[float], seed: int = 0) -
     return [_flip(train, order[:sample_size(ratio, None, len(train), "training interactions")]) for ratio in ratios]
 
 
+#: the attack's own random stream of a seed: SISA's random partition permutes the same rows with
+#: ``default_rng(seed)``, and an attack cut from that permutation would fall into its first shard
+ATTACK_STREAM = 0xA77AC
+
+
 def _attack_order(train: Interactions, seed: int) -> np.ndarray:
     """int [n]: the seeded permutation of ``train``'s rows whose first rows an attack flips."""
     if train.labels is None:
         raise ValueError("the attack flips labels: use labelled training data (the labelled protocol)")
-    return np.random.default_rng(seed).permutation(len(train))
+    return np.random.default_rng([ATTACK_STREAM, seed]).permutation(len(train))
 
 
 def _flip(train: Interactions, rows: np.ndarray) -> tuple[Interactions, ForgetRequest]:

@@ -11,6 +11,7 @@ from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.splits import labelled_split
 from rec_unlearn_lib.unlearning import (IFRU, PAPER_TABLE2_AMAZON, SCIF, Retrain, completeness_table,
                                         ifru_reproduction, ifru_speed_table)
+from rec_unlearn_lib.unlearning.partition import random_partition
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = {"emb_dim": 8, "epochs": 3, "patience": 0, "batch_size": 512, "lr": 0.02}
@@ -37,6 +38,8 @@ def test_attack_series_is_nested_and_flips_exactly_its_rows(split) -> None:
         np.testing.assert_array_equal(single_poisoned.labels, poisoned.labels)
     by_count = attack(train, count=7, seed=3)[1]                      # a count cuts the same permutation
     assert len(by_count) == 7 and set(train.pair_keys(by_count.users, by_count.items).tolist()) < keys[2]
+    shards = random_partition(train, 10, seed=3).assignment[series[2][1].rows(train)]   # SISA with the same seed:
+    assert len(np.unique(shards)) == 10                                                 # not one shard's rows
     with pytest.raises(ValueError, match="forget ratio"):
         attack_series(train, [0.5, 1.5])
     with pytest.raises(ValueError, match="labelled"):
