@@ -8,8 +8,8 @@ import torch
 
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest, attack
-from rec_unlearn_lib.influence import (changed_nodes, forget_rows, full_batch, prune, spillover_loss, spillover_rows,
-                                       take_rows)
+from rec_unlearn_lib.influence import (changed_nodes, degree_changed_nodes, forget_rows, full_batch, prune,
+                                       spillover_loss, spillover_rows, take_rows)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.models import normalized_adjacency
 from rec_unlearn_lib.settings import backbone_settings, make_backbone
@@ -88,6 +88,33 @@ def test_spillover_rows_are_exactly_the_rows_whose_loss_changes(synthetic, layer
     torch.testing.assert_close(on_dc, on_all, rtol=1e-9, atol=1e-12)
     changed = changed_nodes(train, retain, layers)
     assert changed.sum() < len(changed) and changed_nodes(train, retain, layers - 1).sum() < changed.sum()
+
+
+def test_official_spillover_set_keeps_the_endpoints_whose_degree_falls_by_more_than_one_percent() -> None:
+    """IFRU's code: u0 loses 1 of its 120 edges (0.8 %: kept out), u1 1 of 2 and i0 1 of 3 (kept); the
+    neighbours that the exact K-hop set adds (i1, u2, ...) are not in it."""
+    pairs = [(0, i) for i in range(120)] + [(1, 0), (1, 121), (2, 0), (2, 1)]
+    users, items = map(np.array, zip(*pairs))
+    train = Interactions(users, items, 3, 122, labels=np.ones(len(pairs)))
+    erased = np.array([0, 120])                                                # (u0, i0) and (u1, i0)
+    retain = train.drop(erased)
+    official = degree_changed_nodes(train, retain)
+    users_kept, items_kept = np.flatnonzero(official[:3]), np.flatnonzero(official[3:])
+    assert users_kept.tolist() == [1] and items_kept.tolist() == [0]          # i0: 3 -> 1 edges
+    exact = changed_nodes(train, retain, 1)
+    assert (exact >= official).all() and exact.sum() > official.sum()
+    settings = backbone_settings("lightgcn", "quick").replace(emb_dim=2, num_layers=1, objective="bce")
+    model = make_backbone("lightgcn", 3, 122, settings, seed=0)
+    model.fit_data(train)
+    batch = full_batch(model, train)
+    mask = forget_rows(batch, ForgetRequest(train.users[erased], train.items[erased]), train)
+    rows = spillover_rows(model, batch, mask, train, retain, "official")
+    touched = (batch["users"] == 1) | (batch["items"] == 0)
+    assert torch.equal(rows, touched & ~mask)                                  # u1's and i0's remaining rows
+    with pytest.raises(ValueError, match="unknown spillover set"):
+        spillover_rows(model, batch, mask, train, retain, "paper")
+    with pytest.raises(ValueError, match="unknown spillover set"):
+        IFRU("lightgcn", profile="quick", device="cpu", spillover_set="paper")
 
 
 def test_no_spillover_for_mf_or_for_negative_rows(synthetic) -> None:

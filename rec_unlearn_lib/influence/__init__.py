@@ -45,7 +45,7 @@ from .recommender import (
     rows_in_batch,
     take_rows,
 )
-from .spillover import changed_nodes, spillover_loss, spillover_rows
+from .spillover import SPILLOVER_SETS, changed_nodes, degree_changed_nodes, spillover_loss, spillover_rows
 
 __all__ = [
     "BlockSpec",
@@ -59,11 +59,13 @@ __all__ = [
     "PrunedRows",
     "RecommenderInfluence",
     "SOLVERS",
+    "SPILLOVER_SETS",
     "SolverConvergenceWarning",
     "SolverDidNotConverge",
     "SolverResult",
     "changed_nodes",
     "default_rtol",
+    "degree_changed_nodes",
     "forget_gradient",
     "forget_loss_sum",
     "forget_rows",

@@ -20,8 +20,9 @@ hops may therefore change, and :math:`\mathcal{D}_c` is every remaining row whos
 node (:func:`changed_nodes`, :func:`spillover_rows`). For :math:`K = 1` this is larger than the paper's
 :math:`\mathcal{D}_c` (rows of the users and items of :math:`\mathcal{D}_f` only): a neighbour of an
 endpoint also changes, through the endpoint's degree. The official code keeps only the endpoints
-whose degree changes by more than 1 % (and their rows); the book keeps the exact set. For MF the
-score does not depend on the graph, :math:`\mathcal{D}_c=\emptyset` and :math:`L_s = 0`.
+whose degree falls by more than 1 %, and their rows (:func:`degree_changed_nodes`, the ``official`` set
+of :data:`SPILLOVER_SETS`); the book keeps the exact set by default. For MF the score does not depend on
+the graph, :math:`\mathcal{D}_c=\emptyset` and :math:`L_s = 0`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from ..models.lightgcn import LightGCN
 from ..models.objectives import Batch
 from .hvp import LossClosure
 
-__all__ = ["changed_nodes", "spillover_loss", "spillover_rows"]
+__all__ = ["OFFICIAL_DEGREE_CHANGE", "SPILLOVER_SETS", "changed_nodes", "degree_changed_nodes", "spillover_loss",
+           "spillover_rows"]
+
+#: the relative fall of an endpoint's degree above which IFRU's official code counts it as changed (``ratio_flag``)
+OFFICIAL_DEGREE_CHANGE = 0.01
+
+#: which nodes' rows form D_c: ``exact`` (every node within K hops of an erased edge, :func:`changed_nodes`) or
+#: ``official`` (IFRU's code: the endpoints whose degree falls by more than 1 %, :func:`degree_changed_nodes`)
+SPILLOVER_SETS: tuple[str, ...] = ("exact", "official")
 
 
 def changed_nodes(train: Interactions, retain: Interactions, num_layers: int) -> np.ndarray:
@@ -62,13 +71,37 @@ def changed_nodes(train: Interactions, retain: Interactions, num_layers: int) ->
     return reached
 
 
+def degree_changed_nodes(train: Interactions, retain: Interactions,
+                         min_change: float = OFFICIAL_DEGREE_CHANGE) -> np.ndarray:
+    r"""bool [U + I] (users first): the nodes whose relative fall of degree,
+    :math:`1 - \deg_{\mathcal{D}\setminus\mathcal{D}_f}(v) / \deg_{\mathcal{D}}(v)`, exceeds ``min_change``:
+    the endpoints of erased edges that IFRU's official code keeps for D_c (its ``changed_data``, with
+    ``ratio_flag = 0.01``). Degrees count positive rows (the graph's edges)."""
+    before = train.positives()
+    after = retain.positives()
+    size = train.num_users + train.num_items
+    degree_before = np.bincount(np.concatenate([before.users, train.num_users + before.items]), minlength=size)
+    degree_after = np.bincount(np.concatenate([after.users, train.num_users + after.items]), minlength=size)
+    fall = np.divide(degree_before - degree_after, degree_before, out=np.zeros(size), where=degree_before > 0)
+    return fall > min_change
+
+
 def spillover_rows(model: Recommender, batch: Batch, forget_mask: torch.Tensor, train: Interactions,
-                   retain: Interactions) -> torch.Tensor:
-    """bool [n]: the rows of ``batch`` (D) that are not forgotten and whose prediction depends on the graph
-    change (D_c); all ``False`` for a model without a graph (MF)."""
+                   retain: Interactions, spillover_set: str = "exact") -> torch.Tensor:
+    """bool [n]: the rows of ``batch`` (D) that are not forgotten and whose user or item is a changed node
+    (D_c); all ``False`` for a model without a graph (MF).
+
+    Args:
+        spillover_set: a name of :data:`SPILLOVER_SETS`: ``exact`` (every row whose prediction depends on the
+            graph change) or ``official`` (IFRU's code).
+    """
+    if spillover_set not in SPILLOVER_SETS:
+        raise ValueError(f"unknown spillover set {spillover_set!r}: choose one of {', '.join(SPILLOVER_SETS)}")
     if not isinstance(model, LightGCN):
         return torch.zeros_like(forget_mask)
-    changed = torch.as_tensor(changed_nodes(train, retain, model.num_layers), device=forget_mask.device)
+    nodes = (changed_nodes(train, retain, model.num_layers) if spillover_set == "exact"
+             else degree_changed_nodes(train, retain))
+    changed = torch.as_tensor(nodes, device=forget_mask.device)
     touch = changed[batch["users"]]
     for key in ("items", "pos", "neg"):
         if key in batch:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from ..forget import ForgetRequest
-from ..influence import (SOLVERS, LossClosure, MFCurvature, forget_loss_sum, forget_rows, full_batch,
+from ..influence import (SOLVERS, SPILLOVER_SETS, LossClosure, MFCurvature, forget_loss_sum, forget_rows, full_batch,
                          influence_unlearn, jacobi, prune, recommender_problem, rows_in_batch, spillover_loss,
                          spillover_rows, supports_closed_form, take_rows)
 from ..interactions import Interactions
@@ -72,6 +72,10 @@ class InfluenceUnlearning(SingleModelMethod):
         ratios: pruning ratios :math:`(a_0, \\dots, a_K)` of Algorithm 1 (default: the method's per backbone;
             ``None`` there: no pruning, every user and item row the training batch reads).
         spillover: add IFRU's spillover term for graph backbones (Eq. 9).
+        spillover_set: which remaining rows form D_c (:data:`~rec_unlearn_lib.influence.SPILLOVER_SETS`):
+            ``exact``, every row whose prediction depends on the graph change (Eq. 10 for K layers), or
+            ``official``, IFRU's code: the rows of the erased edges' endpoints whose degree falls by more
+            than 1 % (:func:`~rec_unlearn_lib.influence.degree_changed_nodes`).
         solver: a name of :data:`~rec_unlearn_lib.influence.SOLVERS`.
         solver_options: keyword arguments of the solver (``damping``, ``rtol``, ``max_iter``, ``lr``, ...).
         relative_damping: if given, the solver's damping is this times the mean diagonal entry of
@@ -95,13 +99,15 @@ class InfluenceUnlearning(SingleModelMethod):
     """
 
     name = "influence"
-    options = ("ratios", "spillover", "solver", "solver_options", "relative_damping", "curvature", "closed_form")
+    options = ("ratios", "spillover", "spillover_set", "solver", "solver_options", "relative_damping", "curvature",
+               "closed_form")
     DEFAULT_RATIOS: dict[str, tuple[float, ...] | None] = {"mf": (1.0, 1.0), "bpr": (1.0, 1.0), "lightgcn": (1.0, 0.6)}
 
     def __init__(self, backbone: str = "mf", profile: str | None = None, seed: int = 0,
                  device: str | torch.device | None = None, *, ratios: Sequence[float] | None = None,
-                 spillover: bool = True, solver: str = "cg", solver_options: dict[str, Any] | None = None,
-                 relative_damping: float | None = None, curvature: str = "hessian", closed_form: bool = True,
+                 spillover: bool = True, spillover_set: str = "exact", solver: str = "cg",
+                 solver_options: dict[str, Any] | None = None, relative_damping: float | None = None,
+                 curvature: str = "hessian", closed_form: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(backbone, profile, seed, device, **kwargs)
         objective = self.settings.objective or MODELS[backbone].objective
@@ -111,6 +117,9 @@ class InfluenceUnlearning(SingleModelMethod):
         default = self.DEFAULT_RATIOS.get(backbone)
         self.ratios = tuple(ratios) if ratios is not None else None if default is None else tuple(default)
         self.spillover = spillover
+        if spillover_set not in SPILLOVER_SETS:
+            raise ValueError(f"unknown spillover set {spillover_set!r}: choose one of {', '.join(SPILLOVER_SETS)}")
+        self.spillover_set = spillover_set
         self.solver = SOLVERS.check(solver)
         self.solver_options = dict(solver_options or {})
         self.closed_form = closed_form
@@ -135,7 +144,7 @@ class InfluenceUnlearning(SingleModelMethod):
 
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
-                "solver": self.solver, "relative_damping": self.relative_damping, "curvature": self.curvature,
+                "spillover_set": self.spillover_set, "solver": self.solver, "relative_damping": self.relative_damping, "curvature": self.curvature,
                 "closed_form": self.closed_form}
 
     def moved_rows(self, batch: Batch, train: Interactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +163,7 @@ class InfluenceUnlearning(SingleModelMethod):
         if not (self.spillover and isinstance(model, LightGCN)):
             return direct, 0
         retain = train.drop(rows)
-        spill = spillover_rows(model, batch, mask, train, retain)
+        spill = spillover_rows(model, batch, mask, train, retain, self.spillover_set)
         indirect = spillover_loss(model, take_rows(batch, spill), model.graph_of(retain))
         return (lambda: direct() + indirect()), int(spill.sum())
 
