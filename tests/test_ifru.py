@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest, attack
-from rec_unlearn_lib.influence import (changed_nodes, degree_changed_nodes, forget_rows, full_batch, prune,
-                                       spillover_loss, spillover_rows, take_rows)
+from rec_unlearn_lib.influence import (MFCurvature, changed_nodes, degree_changed_nodes, forget_rows, full_batch,
+                                       mf_surrogate, prune, recommender_problem, spillover_loss, spillover_rows,
+                                       take_rows)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.models import normalized_adjacency
 from rec_unlearn_lib.settings import backbone_settings, make_backbone
@@ -115,6 +118,35 @@ def test_official_spillover_set_keeps_the_endpoints_whose_degree_falls_by_more_t
         spillover_rows(model, batch, mask, train, retain, "paper")
     with pytest.raises(ValueError, match="unknown spillover set"):
         IFRU("lightgcn", profile="quick", device="cpu", spillover_set="paper")
+
+
+def test_mf_surrogate_curvature_is_the_hessian_of_the_loss_without_propagation(attacked) -> None:
+    """IFRU's official LightGCN Hessian: the closed-form products over the shared tables equal autograd's
+    Hessian of an MF with copies of them; IFRU solves with it and the update differs from the true one."""
+    split, poisoned, request = attacked
+    model = _lightgcn(split, 2)
+    model.fit_data(poisoned)
+    batch = full_batch(model, poisoned)
+    users, items = np.array([0, 2, 5]), np.array([1, 3, 4, 8])
+    surrogate = mf_surrogate(model)
+    assert surrogate.user_emb is model.user_emb and surrogate.item_emb is model.item_emb
+    products = MFCurvature(surrogate, batch).problem_hvp(recommender_problem(model, batch, users=users, items=items))
+    copied = copy.deepcopy(surrogate)
+    reference = recommender_problem(copied, batch, users=users, items=items)
+    true_lightgcn = recommender_problem(model, batch, users=users, items=items)
+    generator = torch.Generator().manual_seed(3)
+    v = torch.randn(reference.num_params, dtype=torch.float64, generator=generator)
+    torch.testing.assert_close(products(v), reference.hvp(v), rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(products(v), true_lightgcn.hvp(v))                   # the graph is left out
+    options = {"solver_options": {"damping": 0.05}, "num_layers": 1, "objective": "bce", **TINY}
+    fitted = IFRU("lightgcn", profile="quick", seed=0, device="cpu", **options).fit(split, poisoned)
+    official = IFRU("lightgcn", profile="quick", seed=0, device="cpu", curvature="mf-surrogate", **options)
+    official.adopt(fitted)
+    exact, surrogate_update = fitted.forget(request).model, official.forget(request).model
+    assert official.last_solve.converged
+    assert not torch.allclose(surrogate_update.user_emb, exact.user_emb)
+    with pytest.raises(ValueError, match="MF-surrogate"):
+        IFRU("mf", profile="quick", device="cpu", curvature="mf-surrogate")
 
 
 def test_no_spillover_for_mf_or_for_negative_rows(synthetic) -> None:

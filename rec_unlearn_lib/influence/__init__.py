@@ -31,7 +31,7 @@ from .solvers import (
 from .update import HessianOf, forget_gradient, influence_unlearn
 from .pruning import PrunedRows, prune
 from .preconditioning import jacobi
-from .mf_curvature import MFCurvature, supports_closed_form
+from .mf_curvature import MFCurvature, mf_surrogate, supports_closed_form
 from .recommender import (
     FitReport,
     RecommenderInfluence,
@@ -72,6 +72,7 @@ __all__ = [
     "full_batch",
     "influence_unlearn",
     "jacobi",
+    "mf_surrogate",
     "minimize_full_batch",
     "minimize_problem",
     "prune",

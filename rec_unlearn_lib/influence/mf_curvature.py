@@ -52,7 +52,7 @@ from ..models.mf import MF
 from ..models.objectives import Batch, BCEObjective, BPRObjective
 from .hvp import InfluenceProblem
 
-__all__ = ["MFCurvature", "PAIR_MATRIX_MAX_ENTRIES", "supports_closed_form"]
+__all__ = ["MFCurvature", "PAIR_MATRIX_MAX_ENTRIES", "mf_surrogate", "supports_closed_form"]
 
 #: the largest ``U * I`` for which products go through dense user-item matrices (2^25 entries, 128 MiB in float32;
 #: ML-1M's 6,040 x 3,706 is two thirds of it)
@@ -62,6 +62,15 @@ PAIR_MATRIX_MAX_ENTRIES = 2 ** 25
 def supports_closed_form(model: EmbeddingModel) -> bool:
     """Whether :class:`MFCurvature` applies: MF (scores from the raw embeddings) with BCE or BPR."""
     return isinstance(model, MF) and isinstance(model.objective, (BCEObjective, BPRObjective))
+
+
+def mf_surrogate(model: EmbeddingModel) -> MF:
+    """An MF over ``model``'s own embedding tables (shared, not copied) and objective: ``model``'s scores
+    without propagation. IFRU's official code takes LightGCN's Hessian of this surrogate (the raw layer-0
+    embeddings' inner products), and only the right-hand side through the graph."""
+    surrogate = MF(model.num_users, model.num_items, model.emb_dim, model.objective, init_std=0.0)
+    surrogate.user_emb, surrogate.item_emb = model.user_emb, model.item_emb
+    return surrogate
 
 
 class MFCurvature:

@@ -41,8 +41,8 @@ import torch
 
 from ..forget import ForgetRequest
 from ..influence import (SOLVERS, SPILLOVER_SETS, LossClosure, MFCurvature, forget_loss_sum, forget_rows, full_batch,
-                         influence_unlearn, jacobi, prune, recommender_problem, rows_in_batch, spillover_loss,
-                         spillover_rows, supports_closed_form, take_rows)
+                         influence_unlearn, jacobi, mf_surrogate, prune, recommender_problem, rows_in_batch,
+                         spillover_loss, spillover_rows, supports_closed_form, take_rows)
 from ..interactions import Interactions
 from ..models import MODELS
 from ..models.base import EmbeddingModel
@@ -52,7 +52,7 @@ from ..timing import timed
 from .base import METHODS, SingleModelMethod
 
 
-CURVATURES: tuple[str, ...] = ("hessian", "gauss-newton")
+CURVATURES: tuple[str, ...] = ("hessian", "gauss-newton", "mf-surrogate")
 """The curvature matrices the influence step can solve with (see :class:`InfluenceUnlearning`)."""
 
 
@@ -81,11 +81,15 @@ class InfluenceUnlearning(SingleModelMethod):
         relative_damping: if given, the solver's damping is this times the mean diagonal entry of
             :math:`H` over every embedding row the training data reads (Levenberg-Marquardt's scale: the same
             value means the same on every data set; taken before pruning, so that one value is one absolute
-            damping whatever rows phi keeps); needs ``closed_form`` on MF. ``None``:
+            damping whatever rows phi keeps); needs ``closed_form`` on MF (or, on LightGCN,
+            ``curvature="mf-surrogate"``). ``None``:
             ``solver_options["damping"]`` (default 0).
-        curvature: ``hessian`` (the paper's :math:`H`) or ``gauss-newton`` (MF with ``closed_form`` only: the
+        curvature: ``hessian`` (the paper's :math:`H`), ``gauss-newton`` (MF with ``closed_form`` only: the
             positive semi-definite generalised Gauss-Newton matrix, which an early-stopped model's Hessian is
-            not; :class:`~rec_unlearn_lib.influence.MFCurvature`). Not in the paper.
+            not; :class:`~rec_unlearn_lib.influence.MFCurvature`; not in the paper) or ``mf-surrogate``
+            (LightGCN with ``closed_form`` only: the Hessian of the same loss scored by the raw embeddings,
+            without propagation, as IFRU's official code takes it;
+            :func:`~rec_unlearn_lib.influence.mf_surrogate`).
         closed_form: for MF, Hessian-vector products in closed form
             (:class:`~rec_unlearn_lib.influence.MFCurvature`) instead of autograd's double backward, and CG
             preconditioned by the Hessian's diagonal (:func:`~rec_unlearn_lib.influence.jacobi`):
@@ -133,6 +137,8 @@ class InfluenceUnlearning(SingleModelMethod):
             raise ValueError(f"unknown curvature {curvature!r}: choose one of {', '.join(CURVATURES)}")
         if curvature == "gauss-newton" and not (closed_form and backbone in ("mf", "bpr")):
             raise ValueError("the Gauss-Newton curvature is implemented for MF with closed_form=True")
+        if curvature == "mf-surrogate" and not (closed_form and backbone == "lightgcn"):
+            raise ValueError("the MF-surrogate curvature is LightGCN's (IFRU's official code) with closed_form=True")
         self.curvature = curvature
         self.last_solve = None
 
@@ -144,8 +150,8 @@ class InfluenceUnlearning(SingleModelMethod):
 
     def describe(self) -> dict[str, Any]:
         return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
-                "spillover_set": self.spillover_set, "solver": self.solver, "relative_damping": self.relative_damping, "curvature": self.curvature,
-                "closed_form": self.closed_form}
+                "spillover_set": self.spillover_set, "solver": self.solver, "relative_damping": self.relative_damping,
+                "curvature": self.curvature, "closed_form": self.closed_form}
 
     def moved_rows(self, batch: Batch, train: Interactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(users, items)``: the embedding rows the update moves (:math:`\\phi`): IFRU's pruning with
@@ -180,8 +186,9 @@ class InfluenceUnlearning(SingleModelMethod):
         loss, num_spill = self.forget_loss(model, batch, mask, train, rows)
         options = dict(self.solver_options)
         with timed(self.device) as prepare:
-            if self.closed_form and supports_closed_form(model) and mask.any():
-                curvature = MFCurvature(model, batch, gauss_newton=self.curvature == "gauss-newton")
+            scored = mf_surrogate(model) if self.curvature == "mf-surrogate" else model
+            if self.closed_form and supports_closed_form(scored) and mask.any():
+                curvature = MFCurvature(scored, batch, gauss_newton=self.curvature == "gauss-newton")
                 diagonal = curvature.diagonal()
                 if self.relative_damping is not None:
                     options["damping"] = self.relative_damping * _mean_diagonal(diagonal, *rows_in_batch(batch))
