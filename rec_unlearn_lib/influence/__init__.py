@@ -45,7 +45,8 @@ from .recommender import (
     rows_in_batch,
     take_rows,
 )
-from .spillover import SPILLOVER_SETS, changed_nodes, degree_changed_nodes, spillover_loss, spillover_rows
+from .spillover import (SPILLOVER_SETS, changed_nodes, check_spillover_set, degree_changed_nodes, spillover_loss,
+                        spillover_rows)
 
 __all__ = [
     "BlockSpec",
@@ -64,6 +65,7 @@ __all__ = [
     "SolverDidNotConverge",
     "SolverResult",
     "changed_nodes",
+    "check_spillover_set",
     "default_rtol",
     "degree_changed_nodes",
     "forget_gradient",

@@ -37,8 +37,8 @@ from ..models.lightgcn import LightGCN
 from ..models.objectives import Batch
 from .hvp import LossClosure
 
-__all__ = ["OFFICIAL_DEGREE_CHANGE", "SPILLOVER_SETS", "changed_nodes", "degree_changed_nodes", "spillover_loss",
-           "spillover_rows"]
+__all__ = ["OFFICIAL_DEGREE_CHANGE", "SPILLOVER_SETS", "changed_nodes", "check_spillover_set", "degree_changed_nodes",
+           "spillover_loss", "spillover_rows"]
 
 #: the relative fall of an endpoint's degree above which IFRU's official code counts it as changed (``ratio_flag``)
 OFFICIAL_DEGREE_CHANGE = 0.01
@@ -46,6 +46,13 @@ OFFICIAL_DEGREE_CHANGE = 0.01
 #: which nodes' rows form D_c: ``exact`` (every node within K hops of an erased edge, :func:`changed_nodes`) or
 #: ``official`` (IFRU's code: the endpoints whose degree falls by more than 1 %, :func:`degree_changed_nodes`)
 SPILLOVER_SETS: tuple[str, ...] = ("exact", "official")
+
+
+def check_spillover_set(name: str) -> str:
+    """``name`` if it is one of :data:`SPILLOVER_SETS`, else a ``ValueError`` that lists them."""
+    if name not in SPILLOVER_SETS:
+        raise ValueError(f"unknown spillover set {name!r}: choose one of {', '.join(SPILLOVER_SETS)}")
+    return name
 
 
 def changed_nodes(train: Interactions, retain: Interactions, num_layers: int) -> np.ndarray:
@@ -77,12 +84,9 @@ def degree_changed_nodes(train: Interactions, retain: Interactions,
     :math:`1 - \deg_{\mathcal{D}\setminus\mathcal{D}_f}(v) / \deg_{\mathcal{D}}(v)`, exceeds ``min_change``:
     the endpoints of erased edges that IFRU's official code keeps for D_c (its ``changed_data``, with
     ``ratio_flag = 0.01``). Degrees count positive rows (the graph's edges)."""
-    before = train.positives()
-    after = retain.positives()
-    size = train.num_users + train.num_items
-    degree_before = np.bincount(np.concatenate([before.users, train.num_users + before.items]), minlength=size)
-    degree_after = np.bincount(np.concatenate([after.users, train.num_users + after.items]), minlength=size)
-    fall = np.divide(degree_before - degree_after, degree_before, out=np.zeros(size), where=degree_before > 0)
+    before, after = (np.concatenate([edges.user_counts(), edges.item_counts()])
+                     for edges in (train.positives(), retain.positives()))
+    fall = np.divide(before - after, before, out=np.zeros(len(before)), where=before > 0)
     return fall > min_change
 
 
@@ -95,8 +99,7 @@ def spillover_rows(model: Recommender, batch: Batch, forget_mask: torch.Tensor, 
         spillover_set: a name of :data:`SPILLOVER_SETS`: ``exact`` (every row whose prediction depends on the
             graph change) or ``official`` (IFRU's code).
     """
-    if spillover_set not in SPILLOVER_SETS:
-        raise ValueError(f"unknown spillover set {spillover_set!r}: choose one of {', '.join(SPILLOVER_SETS)}")
+    check_spillover_set(spillover_set)
     if not isinstance(model, LightGCN):
         return torch.zeros_like(forget_mask)
     nodes = (changed_nodes(train, retain, model.num_layers) if spillover_set == "exact"

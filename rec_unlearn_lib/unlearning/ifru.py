@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from ..forget import ForgetRequest
-from ..influence import (SOLVERS, SPILLOVER_SETS, LossClosure, MFCurvature, forget_loss_sum, forget_rows, full_batch,
-                         influence_unlearn, jacobi, mf_surrogate, prune, recommender_problem, rows_in_batch,
+from ..influence import (SOLVERS, LossClosure, MFCurvature, check_spillover_set, forget_loss_sum, forget_rows,
+                         full_batch, influence_unlearn, jacobi, mf_surrogate, prune, recommender_problem, rows_in_batch,
                          spillover_loss, spillover_rows, supports_closed_form, take_rows)
 from ..interactions import Interactions
 from ..models import MODELS
@@ -121,9 +121,7 @@ class InfluenceUnlearning(SingleModelMethod):
         default = self.DEFAULT_RATIOS.get(backbone)
         self.ratios = tuple(ratios) if ratios is not None else None if default is None else tuple(default)
         self.spillover = spillover
-        if spillover_set not in SPILLOVER_SETS:
-            raise ValueError(f"unknown spillover set {spillover_set!r}: choose one of {', '.join(SPILLOVER_SETS)}")
-        self.spillover_set = spillover_set
+        self.spillover_set = check_spillover_set(spillover_set)
         self.solver = SOLVERS.check(solver)
         self.solver_options = dict(solver_options or {})
         self.closed_form = closed_form
