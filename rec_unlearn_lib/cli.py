@@ -21,7 +21,7 @@ from .config import DEVICES, check_seed
 from .data import MalformedDataError, load_dataset
 from .evaluation import evaluate
 from .forget import REQUESTS
-from .influence import SOLVERS, SolverDidNotConverge
+from .influence import PRUNINGS, SOLVERS, SPILLOVER_SETS, SolverDidNotConverge
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
 from .results import run_metadata, save_table
@@ -40,7 +40,8 @@ ROOT_HELP = "data root holding <root>/<dataset>/ (default: $REC_UNLEARN_DATA, th
 METHOD_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "num_shards": ("shards", int), "partition": ("partition", str), "aggregation": ("aggregation", str),
     "ratios": ("ratios", tuple), "solver": ("solver", str), "solver_options": ("damping", lambda d: {"damping": d}),
-    "relative_damping": ("relative_damping", float), "curvature": ("curvature", str),
+    "relative_damping": ("relative_damping", float), "curvature": ("curvature", str), "pruning": ("pruning", str),
+    "spillover_set": ("spillover_set", str), "select_on_validation": ("select_on_validation", bool),
 }
 """Method-specific options: constructor keyword (see ``UnlearningMethod.options``) -> (argparse dest, conversion)."""
 
@@ -363,8 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="influence methods on MF: mu as a multiple of the Hessian's mean diagonal entry "
                               "(UBPR's default: 1)")
     unlearn.add_argument("--curvature", choices=CURVATURES, default=None,
-                         help="influence methods: hessian (the papers') or gauss-newton (MF only: positive "
-                              "semi-definite, for models stopped away from a minimum)")
+                         help="influence methods: hessian (the papers'), gauss-newton (MF only: positive "
+                              "semi-definite, for models stopped away from a minimum) or mf-surrogate (LightGCN: "
+                              "IFRU's official code)")
+    unlearn.add_argument("--pruning", choices=PRUNINGS, default=None,
+                         help="influence methods: how --ratios select rows, algorithm-1 (the paper, default) or "
+                              "official (IFRU's code)")
+    unlearn.add_argument("--spillover-set", choices=SPILLOVER_SETS, default=None,
+                         help="IFRU on LightGCN: the rows of D_c, exact (default) or official (IFRU's code)")
+    unlearn.add_argument("--select-on-validation", action="store_const", const=True, default=None,
+                         help="influence methods with --solver adam: keep the iterate of best validation metric, "
+                              "as IFRU's code does (reads held-out labels at every iteration)")
     unlearn.add_argument("--ratios", type=_unit, nargs="+", default=None,
                          help="influence methods: pruning ratios a_0 .. a_K in (0, 1] (default: the method's own)")
     _common(unlearn)

@@ -54,7 +54,9 @@ def test_unlearn_rejects_bad_input(data_root):
 
 
 @pytest.mark.parametrize("method, curvature", [("ifru", ["--damping", "0.05"]), ("scif", ["--damping", "0.05"]),
-                                               ("ifru", ["--curvature", "gauss-newton", "--relative-damping", "1"])])
+                                               ("ifru", ["--curvature", "gauss-newton", "--relative-damping", "1"]),
+                                               ("ifru", ["--solver", "adam", "--select-on-validation", "--pruning",
+                                                         "official"])])
 def test_unlearn_influence_methods_on_the_attack_setting(data_root, method, curvature):
     args = ["--dataset", "ml-100k", "--model", "mf", "--method", method, "--protocol", "labelled", "--profile", "quick",
             "--epochs", "2", "--emb-dim", "8", "--forget-mode", "attack", "--forget-ratio", "0.01", *curvature]
@@ -65,7 +67,9 @@ def test_unlearn_influence_methods_on_the_attack_setting(data_root, method, curv
     assert set(out["metrics"]["original"]) == {"auc0", "auc1", "auc2"}
     assert set(out["completeness"]) == {"auc0", "auc1", "auc2", "mean"}
     assert {"find", "rhs", "solve", "apply", "retrain"} <= set(out["seconds"])
-    assert out["solver"] == "cg" and out["spillover"] == (method == "ifru")
+    assert out["solver"] == ("adam" if "adam" in curvature else "cg") and out["spillover"] == (method == "ifru")
+    assert out["select_on_validation"] == ("adam" in curvature)
+    assert out["pruning"] == ("official" if "official" in curvature else "algorithm-1")
     assert out["curvature"] == ("gauss-newton" if "gauss-newton" in curvature else "hessian")
 
 

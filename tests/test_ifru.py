@@ -11,7 +11,7 @@ import torch
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.forget import ForgetRequest, attack
 from rec_unlearn_lib.influence import (MFCurvature, changed_nodes, degree_changed_nodes, forget_rows, full_batch,
-                                       mf_surrogate, prune, recommender_problem, spillover_loss, spillover_rows,
+                                       mf_surrogate, prune, prune_official, recommender_problem, spillover_loss, spillover_rows,
                                        take_rows)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.models import normalized_adjacency
@@ -49,6 +49,31 @@ def test_pruning_scores_and_keeps_as_algorithm_1() -> None:
     assert prune(train, forget, (1.0, 1.0, 1.0)).scores[2][3 + 5] == pytest.approx((1 / 12) / 1)
     pruned = prune(train, forget, (1.0, 0.5, 1.0))
     assert pruned.scores[2][3 + 5] == 0.0 and 5 not in pruned.items
+
+
+def test_official_pruning_scores_with_self_loops_and_keeps_the_last_hop_above_a_quantile() -> None:
+    train, forget = _figure3()
+    # degrees with a self-loop: u0..u2 = 6, 5, 3; i0..i5 = 4, 2, 3, 3, 3, 2
+    wide = prune_official(train, forget, (1.0, 0.6))
+    np.testing.assert_allclose(wide.scores[0][[0, 3]], [1 / 6, 1 / 4])
+    # s^1 does not start from s^0: u0 gets its own score only through its self-loop, (1/6 + 1/4) / 6
+    np.testing.assert_allclose(wide.scores[1][[0, 1, 2]], [(1 / 6 + 1 / 4) / 6, (1 / 4) / 5, (1 / 4) / 3])
+    np.testing.assert_allclose(wide.scores[1][[3, 4, 5, 6, 7, 8]], [(1 / 4 + 1 / 6) / 4, 1 / 12, 1 / 18, 1 / 18,
+                                                                      1 / 18, 0.0])
+    assert wide.users.tolist() == [0, 2] and wide.items.tolist() == [0, 1]   # above the 0.4 quantile, 1/18
+    # a_1 = 0.3: above the 0.7 quantile (0.0819) only u2, i0, i1; u0, an endpoint of the erased pair, does not
+    # move, while Algorithm 1 keeps every hop-0 node
+    narrow = prune_official(train, forget, (1.0, 0.3))
+    assert narrow.users.tolist() == [2] and narrow.items.tolist() == [0, 1] and narrow.kept == (2, 3)
+    assert 0 in prune(train, forget, (1.0, 0.3)).users
+    assert prune_official(train, forget, (0.6,)).items.tolist() == [0]        # SCIF on LightGCN: i0 (1/4 > 1/5)
+    for ratios in [(1.0,), (1.0, 1.0)]:                                       # the MF scripts keep every candidate
+        official, paper = prune_official(train, forget, ratios), prune(train, forget, ratios)
+        assert official.users.tolist() == paper.users.tolist() and official.items.tolist() == paper.items.tolist()
+    with pytest.raises(ValueError, match="pruning ratios"):
+        prune_official(train, forget, (1.0, 1.5))
+    with pytest.raises(ValueError, match="unknown pruning"):
+        IFRU("mf", profile="quick", pruning="top")
 
 
 def test_pruning_with_all_ratios_one_keeps_every_node_within_k_hops() -> None:
@@ -211,6 +236,22 @@ def test_cg_and_adam_agree(attacked) -> None:
         models[solver] = method.forget(request).model
     torch.testing.assert_close(models["adam"].user_emb, models["cg"].user_emb, rtol=1e-4, atol=1e-5)
     assert not torch.equal(models["cg"].user_emb, original.user_emb)
+
+
+def test_selection_on_validation_keeps_the_iterate_of_best_validation_auc(attacked) -> None:
+    split, poisoned, request = attacked
+    with pytest.raises(ValueError, match="solver='adam'"):
+        IFRU("mf", profile="quick", select_on_validation=True)
+    method = IFRU("mf", profile="quick", seed=0, device="cpu", ratios=(1.0, 1.0), pruning="official", solver="adam",
+                  select_on_validation=True, solver_options={"damping": 0.05, "lr": 10.0}, **TINY).fit(split, poisoned)
+    result = method.forget(request)
+    solve = method.last_solve.diagnostics
+    scores = solve["score_history"]
+    assert method.last_solve.converged and len(scores) == solve["selected_iteration"] + 11
+    assert solve["best_score"] == max(scores) > evaluate(method.model, split, "valid")["auc"] - 0.05
+    # the score of the kept iterate is the validation AUC of the model the method returns
+    assert evaluate(result.model, split, "valid")["auc"] == pytest.approx(solve["best_score"], abs=1e-12)
+    assert method.describe()["select_on_validation"] and method.describe()["pruning"] == "official"
 
 
 def test_relative_damping_is_one_absolute_damping_whatever_pruning_keeps(attacked) -> None:

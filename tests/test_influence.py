@@ -274,6 +274,30 @@ def test_non_convergence_raises_naming_the_solver(method: str, kwargs: dict) -> 
     assert any(issubclass(w.category, SolverConvergenceWarning) for w in caught)
 
 
+def test_adam_with_a_selection_score_returns_the_best_scored_iterate() -> None:
+    a, b = _spd()
+    x_ref = torch.linalg.solve(a, b)
+    seen: list[torch.Tensor] = []
+
+    def closeness(t: torch.Tensor) -> float:           # a score that peaks at the solution
+        seen.append(t.clone())
+        return -float((t - x_ref).norm())
+
+    res = solve(lambda v: a @ v, b, "adam", lr=0.05, select=closeness, select_patience=4, max_iter=5000)
+    hist = res.diagnostics["score_history"]
+    best = res.diagnostics["selected_iteration"]
+    assert res.converged and res.iterations == len(hist) == len(seen) == best + 5   # stops after 5 stale steps
+    assert hist[best - 1] == max(hist) == res.diagnostics["best_score"]
+    torch.testing.assert_close(res.solution, seen[best - 1])
+    assert _rel(res.solution, x_ref) < 0.05
+    # t = 0 is never a candidate: a constant score keeps the first step, and the residual is still reported
+    flat = solve(lambda v: a @ v, b, "adam", lr=0.05, select=lambda t: 0.0)
+    assert flat.diagnostics["selected_iteration"] == 1 and flat.iterations == 12 and flat.solution.norm() > 0
+    assert flat.relative_residual > 0.1
+    with pytest.raises(SolverDidNotConverge, match="max_iter=3 reached before the selection stopped"):
+        solve(lambda v: a @ v, b, "adam", select=lambda t: float(t.norm()), max_iter=3)
+
+
 def test_stochastic_lissa_with_batch_hvps(logreg: LogReg) -> None:
     prob, _ = logreg.problem()
     batches = torch.arange(logreg.n).chunk(4)

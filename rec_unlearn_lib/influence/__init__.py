@@ -29,7 +29,7 @@ from .solvers import (
     solve_lissa,
 )
 from .update import HessianOf, forget_gradient, influence_unlearn
-from .pruning import PrunedRows, prune
+from .pruning import PRUNINGS, PrunedRows, check_pruning, prune, prune_official, pruned_rows
 from .preconditioning import jacobi
 from .mf_curvature import MFCurvature, mf_surrogate, supports_closed_form
 from .recommender import (
@@ -56,6 +56,7 @@ __all__ = [
     "LossClosure",
     "MFCurvature",
     "MatVec",
+    "PRUNINGS",
     "ParameterBlock",
     "PrunedRows",
     "RecommenderInfluence",
@@ -65,6 +66,7 @@ __all__ = [
     "SolverDidNotConverge",
     "SolverResult",
     "changed_nodes",
+    "check_pruning",
     "check_spillover_set",
     "default_rtol",
     "degree_changed_nodes",
@@ -78,6 +80,8 @@ __all__ = [
     "minimize_full_batch",
     "minimize_problem",
     "prune",
+    "prune_official",
+    "pruned_rows",
     "recommender_influence",
     "recommender_problem",
     "rows_in_batch",

@@ -22,9 +22,15 @@ that occurs twice counts once):
 node within :math:`K` hops of the erased interactions: no pruning. One hop is a vectorised sparse
 product, :math:`O(|\mathcal{D}|)`.
 
-Where the official code departs (see the IFRU facts file): its degree counts a self-loop (+1), its
-1-hop scores do not start from :math:`s^0` (line 10), and for LightGCN it keeps the nodes above the
-40 % quantile of :math:`s^1`, which may drop hop-0 nodes; :func:`prune` follows Algorithm 1.
+:func:`prune` follows Algorithm 1. :func:`prune_official` selects as IFRU's official code does
+(``compute_neighbor_influence_clip``), where it departs on four points: the degree counts a self-loop
+(:math:`|\mathcal{N}_v| + 1`), the hop-:math:`k` score does not start from :math:`s^{k-1}` (line 10: a
+node keeps its own score only through its self-loop, :math:`s^{k-1}_v/(|\mathcal{N}_v|+1)`), a hop keeps
+the nodes whose score lies strictly above the :math:`1-a_k` quantile of its candidates' scores (every
+candidate when :math:`a_k=1`), and :math:`\phi` is the last hop's set alone: the union with the earlier
+hops is dropped, so a node of :math:`\mathcal{D}_f` whose 1-hop score falls below the quantile does not
+move. Through the self-loops the last hop's candidates include every earlier hop's nodes.
+:data:`PRUNINGS` names the two.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import scipy.sparse as sp
 
 from ..interactions import Interactions
 
-__all__ = ["PrunedRows", "prune"]
+__all__ = ["PRUNINGS", "PrunedRows", "check_pruning", "prune", "prune_official", "pruned_rows"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,25 @@ class PrunedRows:
     items: np.ndarray
     scores: np.ndarray
     kept: tuple[int, ...]
+
+
+#: how the rows that move are chosen: ``algorithm-1`` (the paper, :func:`prune`) or ``official`` (IFRU's code,
+#: :func:`prune_official`)
+PRUNINGS: tuple[str, ...] = ("algorithm-1", "official")
+
+
+def check_pruning(name: str) -> str:
+    """``name`` if it is one of :data:`PRUNINGS`, else a ``ValueError`` that lists them."""
+    if name not in PRUNINGS:
+        raise ValueError(f"unknown pruning {name!r}: choose one of {', '.join(PRUNINGS)}")
+    return name
+
+
+def _check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:
+    ratios = tuple(float(a) for a in ratios)
+    if not ratios or any(not 0.0 < a <= 1.0 for a in ratios):
+        raise ValueError(f"pruning ratios must each lie in (0, 1], got {ratios}")
+    return ratios
 
 
 def _adjacency(train: Interactions) -> sp.csr_matrix:
@@ -82,9 +107,7 @@ def prune(train: Interactions, forget: Interactions, ratios: Sequence[float] = (
     Returns:
         :class:`PrunedRows`; with an empty ``forget`` no row moves.
     """
-    ratios = tuple(float(a) for a in ratios)
-    if not ratios or any(not 0.0 < a <= 1.0 for a in ratios):
-        raise ValueError(f"pruning ratios must each lie in (0, 1], got {ratios}")
+    ratios = _check_ratios(ratios)
     num_users, num_items = train.num_users, train.num_items
     adj = _adjacency(train)
     degree = np.asarray(adj.sum(axis=1)).ravel()
@@ -102,6 +125,53 @@ def prune(train: Interactions, forget: Interactions, ratios: Sequence[float] = (
         scores.append(score)
         union.append(kept)
         sizes.append(len(kept))
-    phi = np.unique(np.concatenate(union))
+    return _rows(np.unique(np.concatenate(union)), num_users, scores, sizes)
+
+
+def _rows(phi: np.ndarray, num_users: int, scores: list[np.ndarray], sizes: list[int]) -> PrunedRows:
     users, items = phi[phi < num_users], phi[phi >= num_users] - num_users
     return PrunedRows(users.astype(np.int64), items.astype(np.int64), np.stack(scores), tuple(sizes))
+
+
+def _above_quantile(candidates: np.ndarray, scores: np.ndarray, ratio: float) -> np.ndarray:
+    """The official selection: every candidate if ``ratio`` is 1, else those whose score lies strictly above the
+    ``1 - ratio`` quantile of the candidates' scores (``np.quantile``, linear interpolation)."""
+    if ratio == 1.0 or len(candidates) == 0:
+        return candidates
+    return candidates[scores[candidates] > np.quantile(scores[candidates], 1.0 - ratio)]
+
+
+def prune_official(train: Interactions, forget: Interactions, ratios: Sequence[float] = (1.0,)) -> PrunedRows:
+    r"""The rows IFRU's official code moves (``compute_neighbor_influence_clip``; see the module docstring).
+
+    With :math:`\tilde A = A + I` (the training pairs and a self-loop per node) and
+    :math:`\deg_v = |\mathcal{N}_v| + 1`: :math:`s^0_v` = (rows of ``forget`` at :math:`v`) / :math:`\deg_v`
+    on the nodes of ``forget``; :math:`s^k = \tilde A (s^{k-1} \odot 1_{S^{k-1}}) / \deg` on the neighbours
+    of :math:`S^{k-1}` (itself included); :math:`S^k` keeps the candidates above the :math:`1-a_k` quantile
+    (all of them when :math:`a_k = 1`); :math:`\phi = S^K`. The official scripts run ``(1.0,)`` and
+    ``(1.0, 1.0)`` for MF, ``(1.0, 0.6)`` for LightGCN, and SCIF's ``(0.6,)`` on LightGCN.
+
+    Args, Returns: as :func:`prune`.
+    """
+    ratios = _check_ratios(ratios)
+    num_users, num_items = train.num_users, train.num_items
+    loops = _adjacency(train) + sp.identity(num_users + num_items, format="csr")
+    inv_degree = 1.0 / np.asarray(loops.sum(axis=1)).ravel()
+    nodes = np.concatenate([forget.users, num_users + forget.items])
+    score = np.bincount(nodes, minlength=num_users + num_items).astype(np.float64) * inv_degree
+    kept = _above_quantile(np.unique(nodes), score, ratios[0])
+    scores, sizes = [score], [len(kept)]
+    for ratio in ratios[1:]:
+        in_kept = np.zeros(len(score))
+        in_kept[kept] = 1.0
+        candidates = np.flatnonzero(loops @ in_kept)
+        score = (loops @ (score * in_kept)) * inv_degree
+        kept = _above_quantile(candidates, score, ratio)
+        scores.append(score)
+        sizes.append(len(kept))
+    return _rows(kept, num_users, scores, sizes)
+
+
+def pruned_rows(pruning: str, train: Interactions, forget: Interactions, ratios: Sequence[float]) -> PrunedRows:
+    """The rows ``pruning`` (a name of :data:`PRUNINGS`) keeps: :func:`prune` or :func:`prune_official`."""
+    return {"algorithm-1": prune, "official": prune_official}[check_pruning(pruning)](train, forget, ratios)

@@ -416,6 +416,8 @@ def solve_adam(
     lr_decay: float = 0.5,
     x0: Tensor | None = None,
     on_fail: OnFail = "raise",
+    select: Callable[[Tensor], float] | None = None,
+    select_patience: int = 10,
 ) -> SolverResult:
     """Adam on ``f(t) = 1/2 t^T (H + damping I) t - b^T t`` (IFRU Eq. 15-16, iterated as its official code does).
 
@@ -425,7 +427,7 @@ def solve_adam(
     keep a constant learning rate (tuned per data set), run up to 5000 iterations and keep the iterate of
     best *validation AUC* (labels of held-out data); this solver stops at a residual tolerance, by default
     decays the rate when the residual stalls (``patience``), and returns the iterate with the smallest
-    residual, looking at no label.
+    residual, looking at no label. ``select`` runs the official rule instead.
 
     Args:
         lr: Adam learning rate, in the units of ``t``. IFRU solves for ``t = H^{-1} grad L_sum(D_f)``
@@ -435,6 +437,12 @@ def solve_adam(
             for this many iterations. Adam with a constant step hovers at a distance ~ lr from the
             solution, so a tolerance is only reachable with decay; ``None`` keeps the official
             constant rate.
+        select: the official rule: a score of each iterate ``t`` to maximise (IFRU's code: the validation AUC of
+            the model updated by ``t / |D|``). The rate stays constant; after every step the iterate is scored, the
+            best is kept (``t = 0``, the model before the update, is never a candidate), and the solve stops once
+            more than ``select_patience`` steps in a row have not improved it (IFRU's ``not_change > 10``). It
+            has converged when it stopped so within ``max_iter``, whatever its residual (reported as usual);
+            ``diagnostics`` holds ``selected_iteration``, ``best_score`` and ``score_history``.
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     _check_inputs(b, on_fail, damping)
@@ -449,6 +457,8 @@ def solve_adam(
     diagnostics["lr"] = float(lr)
     t = (torch.zeros_like(b) if x0 is None else x0.detach().clone().to(b)).requires_grad_(True)
     opt = torch.optim.Adam([t], lr=lr, betas=betas, eps=eps)
+    if select is not None:
+        return _adam_selected(t, opt, op, b, select, select_patience, max_iter, atol, watch, on_fail, diagnostics)
     best_x, best_r, best_norm = t.detach().clone(), None, float("inf")
     since_best, it, message, history = 0, 0, "", []
     while True:
@@ -478,6 +488,32 @@ def solve_adam(
     diagnostics["residual_history"] = history
     return _finish("adam", best_x, op, b, iterations=it, rtol=rtol, atol=atol, watch=watch,
                    on_fail=on_fail, message=message, diagnostics=diagnostics, residual=best_r)
+
+
+def _adam_selected(t: Tensor, opt: torch.optim.Adam, op: _Counted, b: Tensor, select: Callable[[Tensor], float],
+                   patience: int, max_iter: int, atol: float, watch: Stopwatch, on_fail: OnFail,
+                   diagnostics: dict[str, Any]) -> SolverResult:
+    """:func:`solve_adam` with ``select``: constant-rate Adam steps, each iterate scored, the best returned."""
+    if patience < 0:
+        raise ValueError(f"select_patience must be non-negative, got {patience}")
+    best_x, best_score, best_it, stale, scores = t.detach().clone(), -math.inf, 0, 0, []
+    it, message = 0, ""
+    while stale <= patience:
+        if it >= max_iter:
+            message = f"max_iter={max_iter} reached before the selection stopped"
+            break
+        t.grad = op(t.detach()) - b
+        opt.step()
+        it += 1
+        scores.append(float(select(t.detach())))
+        if scores[-1] > best_score:
+            best_x, best_score, best_it, stale = t.detach().clone(), scores[-1], it, 0
+        else:
+            stale += 1
+    diagnostics.update(selected_iteration=best_it, best_score=best_score, score_history=scores)
+    return _finish("adam", best_x, op, b, iterations=it, rtol=math.inf, atol=atol, watch=watch, on_fail=on_fail,
+                   message=message or f"iterate {best_it} selected by its score", failed=bool(message),
+                   diagnostics=diagnostics)
 
 
 SOLVERS: Registry[Callable[..., SolverResult]] = Registry("solver")

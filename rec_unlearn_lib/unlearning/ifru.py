@@ -34,20 +34,23 @@ and has no spillover term. Unlike the official SCIF script it adds no full-data 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..forget import ForgetRequest
-from ..influence import (SOLVERS, LossClosure, MFCurvature, check_spillover_set, forget_loss_sum, forget_rows,
-                         full_batch, influence_unlearn, jacobi, mf_surrogate, prune, recommender_problem, rows_in_batch,
-                         spillover_loss, spillover_rows, supports_closed_form, take_rows)
+from ..evaluation import evaluate
+from ..influence import (SOLVERS, LossClosure, MFCurvature, check_pruning, check_spillover_set,
+                         forget_loss_sum, forget_rows, full_batch, influence_unlearn, jacobi, mf_surrogate, pruned_rows,
+                         recommender_problem, rows_in_batch, spillover_loss, spillover_rows, supports_closed_form,
+                         take_rows)
 from ..interactions import Interactions
 from ..models import MODELS
 from ..models.base import EmbeddingModel
 from ..models.lightgcn import LightGCN
 from ..models.objectives import Batch
+from ..splits import PROTOCOLS
 from ..timing import timed
 from .base import METHODS, SingleModelMethod
 
@@ -71,12 +74,21 @@ class InfluenceUnlearning(SingleModelMethod):
         backbone: ``mf``, ``bpr`` or ``lightgcn`` (a loss that is a mean of per-row terms; WMF's is not).
         ratios: pruning ratios :math:`(a_0, \\dots, a_K)` of Algorithm 1 (default: the method's per backbone;
             ``None`` there: no pruning, every user and item row the training batch reads).
+        pruning: how ``ratios`` select (:data:`~rec_unlearn_lib.influence.PRUNINGS`): ``algorithm-1``, the
+            paper's top share per hop (:func:`~rec_unlearn_lib.influence.prune`), or ``official``, IFRU's code:
+            self-loops in the degrees, each hop's nodes above a quantile of its scores, the last hop's set alone
+            (:func:`~rec_unlearn_lib.influence.prune_official`).
         spillover: add IFRU's spillover term for graph backbones (Eq. 9).
         spillover_set: which remaining rows form D_c (:data:`~rec_unlearn_lib.influence.SPILLOVER_SETS`):
             ``exact``, every row whose prediction depends on the graph change (Eq. 10 for K layers), or
             ``official``, IFRU's code: the rows of the erased edges' endpoints whose degree falls by more
             than 1 % (:func:`~rec_unlearn_lib.influence.degree_changed_nodes`).
         solver: a name of :data:`~rec_unlearn_lib.influence.SOLVERS`.
+        select_on_validation: with ``solver="adam"``, IFRU's official stopping: keep the iterate whose updated
+            model scores best on the validation split (the protocol's metric: AUC on labelled data), stopping
+            after more than 10 iterations without improvement, instead of solving to a residual tolerance. It
+            reads held-out labels at every iteration, so it is a labelled variant, never the default; the time
+            of these evaluations is in the solve.
         solver_options: keyword arguments of the solver (``damping``, ``rtol``, ``max_iter``, ``lr``, ...).
         relative_damping: if given, the solver's damping is this times the mean diagonal entry of
             :math:`H` over every embedding row the training data reads (Levenberg-Marquardt's scale: the same
@@ -103,13 +115,14 @@ class InfluenceUnlearning(SingleModelMethod):
     """
 
     name = "influence"
-    options = ("ratios", "spillover", "spillover_set", "solver", "solver_options", "relative_damping", "curvature",
-               "closed_form")
+    options = ("ratios", "pruning", "spillover", "spillover_set", "solver", "select_on_validation", "solver_options",
+               "relative_damping", "curvature", "closed_form")
     DEFAULT_RATIOS: dict[str, tuple[float, ...] | None] = {"mf": (1.0, 1.0), "bpr": (1.0, 1.0), "lightgcn": (1.0, 0.6)}
 
     def __init__(self, backbone: str = "mf", profile: str | None = None, seed: int = 0,
                  device: str | torch.device | None = None, *, ratios: Sequence[float] | None = None,
-                 spillover: bool = True, spillover_set: str = "exact", solver: str = "cg",
+                 pruning: str = "algorithm-1", spillover: bool = True, spillover_set: str = "exact",
+                 solver: str = "cg", select_on_validation: bool = False,
                  solver_options: dict[str, Any] | None = None, relative_damping: float | None = None,
                  curvature: str = "hessian", closed_form: bool = True,
                  **kwargs: Any) -> None:
@@ -120,9 +133,14 @@ class InfluenceUnlearning(SingleModelMethod):
                              "WMF's whole-data loss is not")
         default = self.DEFAULT_RATIOS.get(backbone)
         self.ratios = tuple(ratios) if ratios is not None else None if default is None else tuple(default)
+        self.pruning = check_pruning(pruning)
         self.spillover = spillover
         self.spillover_set = check_spillover_set(spillover_set)
         self.solver = SOLVERS.check(solver)
+        if select_on_validation and self.solver != "adam":
+            raise ValueError(f"select_on_validation picks Adam's iterations (IFRU's official solver): use "
+                             f"solver='adam', not {self.solver!r}")
+        self.select_on_validation = select_on_validation
         self.solver_options = dict(solver_options or {})
         self.closed_form = closed_form
         if relative_damping is not None:
@@ -147,17 +165,33 @@ class InfluenceUnlearning(SingleModelMethod):
         return super().unsupported(backbone, protocol, objective)
 
     def describe(self) -> dict[str, Any]:
-        return {"ratios": None if self.ratios is None else list(self.ratios), "spillover": self.spillover,
-                "spillover_set": self.spillover_set, "solver": self.solver, "relative_damping": self.relative_damping,
+        return {"ratios": None if self.ratios is None else list(self.ratios), "pruning": self.pruning,
+                "spillover": self.spillover, "spillover_set": self.spillover_set, "solver": self.solver,
+                "select_on_validation": self.select_on_validation, "relative_damping": self.relative_damping,
                 "curvature": self.curvature, "closed_form": self.closed_form}
 
     def moved_rows(self, batch: Batch, train: Interactions, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(users, items)``: the embedding rows the update moves (:math:`\\phi`): IFRU's pruning with
-        :attr:`ratios` (Algorithm 1), or every row that the training batch reads when ``ratios`` is ``None``."""
+        :attr:`ratios` (:attr:`pruning`), or every row that the training batch reads when ``ratios`` is ``None``."""
         if self.ratios is None:
             return rows_in_batch(batch)
-        phi = prune(train, train.subset(rows), self.ratios)
+        phi = pruned_rows(self.pruning, train, train.subset(rows), self.ratios)
         return phi.users, phi.items
+
+    def validation_score(self, model: EmbeddingModel, batch: Batch, users: np.ndarray, items: np.ndarray,
+                         retain: Interactions) -> Callable[[torch.Tensor], float]:
+        """IFRU's official selection score of a solver iterate ``t``: the validation metric of a copy of ``model``
+        (scoring on the data ``retain`` left) with :math:`\\hat\\phi + t/|\\mathcal{D}|` written into the rows
+        ``users`` and ``items`` (:math:`\\phi`; ``batch``: D, its rows count :math:`|\\mathcal{D}|`)."""
+        scorer = copy.deepcopy(model)
+        scorer.fit_data(retain)
+        rows = recommender_problem(scorer, batch, users=users, items=items)
+        start, metric, num_train = rows.flat(), PROTOCOLS[self.split.protocol].metric, len(batch["users"])
+
+        def score(t: torch.Tensor) -> float:
+            rows.set_flat(start + t / num_train)
+            return evaluate(scorer, self.split, "valid")[metric]
+        return score
 
     def forget_loss(self, model: EmbeddingModel, batch: Batch, mask: torch.Tensor,
                     train: Interactions, rows: np.ndarray) -> tuple[LossClosure, int]:
@@ -183,6 +217,8 @@ class InfluenceUnlearning(SingleModelMethod):
         problem = recommender_problem(model, batch, users=users, items=items)
         loss, num_spill = self.forget_loss(model, batch, mask, train, rows)
         options = dict(self.solver_options)
+        if self.select_on_validation:
+            options["select"] = self.validation_score(model, batch, users, items, retain)
         with timed(self.device) as prepare:
             scored = mf_surrogate(model) if self.curvature == "mf-surrogate" else model
             if self.closed_form and supports_closed_form(scored) and mask.any():
