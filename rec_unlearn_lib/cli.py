@@ -256,8 +256,8 @@ def cmd_study(args: argparse.Namespace) -> None:
         fields["retrain_seeds"] = tuple(args.retrain_seeds)
     elif args.seeds:      # Retrain: the seeds asked for and at least three for its spread
         fields["retrain_seeds"] = tuple(sorted(set(args.seeds) | set(range(3))))
-    config = study_config(args.profile, args.dataset, args.device, epochs=args.epochs, fidelity=args.fidelity,
-                          **fields)
+    config = study_config(args.profile, args.dataset, args.device, epochs=args.epochs, reg=args.reg,
+                          fidelity=args.fidelity, **fields)
     frame = run_study(config, args.out, root=args.root, engine=args.engine, overwrite=args.overwrite,
                       progress=not args.no_progress, command=" ".join(["python -m rec_unlearn_lib", *args.argv]))
     _emit({"out": args.out, "rows": len(frame), "config": config.as_dict(),
@@ -396,9 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--retrain-seeds", type=_seed, nargs="+", default=None,
                        help="Retrain's seeds, the noise floor (default: the seeds and 0, 1, 2)")
     study.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
+    study.add_argument("--reg", type=_non_negative, default=None, help="every backbone's L2 weight (default: the "
+                                                                      "profile's)")
     study.add_argument("--fidelity", action="store_true",
                        help="also compare the influence updates with exact re-optimisation (full-batch L-BFGS from a "
-                            "stationary point: slow, and meaningful only for well-regularised backbones)")
+                            "stationary point: slow, and meaningful only for well-regularised backbones: see --reg)")
     _choice(study, "--engine", ENGINES, default="local")
     study.add_argument("--overwrite", action="store_true",
                        help="replace a study of another configuration in --out instead of refusing")

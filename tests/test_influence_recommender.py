@@ -7,6 +7,8 @@ References are independent of the glue: a hand-written MF objective differentiat
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,7 @@ from rec_unlearn_lib.influence import (
     forget_rows,
     full_batch,
     minimize_full_batch,
+    minimize_newton,
     minimize_problem,
     recommender_influence,
     recommender_problem,
@@ -221,3 +224,24 @@ def test_requests_outside_the_data_and_unsupported_objectives_are_refused(traine
         full_batch(wmf, train)
     with pytest.raises(ValueError, match="rows must be"):
         recommender_influence(model, train, ForgetRequest.empty(), rows="all")
+
+
+@pytest.mark.parametrize("name, objective", [("mf", "bce"), ("mf", "bpr"), ("lightgcn", "bce")])
+def test_newton_steps_reach_the_minimum_that_l_bfgs_reaches(name, objective) -> None:
+    """minimize_newton (closed-form curvature for MF, autograd through the graph for LightGCN) ends at a point
+    whose gradient is below its tolerance, with the scores of L-BFGS from the same start (the scores: the
+    parameters themselves are fixed only up to a rotation of users and items)."""
+    train = _labelled()
+    torch.manual_seed(0)
+    model = build_model(name, U, I, emb_dim=D, reg=REG, objective=objective, num_layers=1).double()   # at init
+    batch = full_batch(model, train, seed=0)
+    newton, lbfgs = model, copy.deepcopy(model)
+    newton.fit_data(train)
+    lbfgs.fit_data(train)
+    report = minimize_newton(newton, batch, tol=1e-10)
+    assert report.converged and report.grad_norm <= 1e-10 and report.iterations > 3
+    assert minimize_full_batch(lbfgs, batch, tol=1e-8, max_iter=3000).converged
+    scores = [u @ v.T for u, v in (m.representations() for m in (newton, lbfgs))]
+    torch.testing.assert_close(scores[0], scores[1], rtol=1e-5, atol=1e-5)
+    stuck = minimize_newton(copy.deepcopy(lbfgs), batch, tol=1e-30, max_steps=2)
+    assert not stuck.converged and stuck.iterations == 2

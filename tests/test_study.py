@@ -22,6 +22,7 @@ from rec_unlearn_lib.synthetic import synthetic_dataset
 from rec_unlearn_lib.study import (COLUMNS, FORGET_SETTINGS, KEY, QUICK_FORGET, TABLE, StudyConfig, StudyConfigError,
                                    backbone_objective, cell_unsupported, cells, forgetting_measures, groups, noise_floor,
                                    order_columns, pair_ranks, run_study, summary_table, update_fidelity)
+from rec_unlearn_lib.study.runner import _make
 from rec_unlearn_lib.study.summary import fidelity_table, growth_table, speed_table
 from rec_unlearn_lib.influence import SolverDidNotConverge
 from rec_unlearn_lib.influence.solvers import SolverResult
@@ -88,6 +89,16 @@ def test_bad_configurations_are_refused():
                        retrain_seeds=(0, 1)).as_dict()["seeds"] == [1]
     with pytest.raises(ValueError, match="no training to unlearn"):
         StudyConfig(profile="quick", dataset="x", device="cpu", backbones=("pop",))
+    with pytest.raises(ValueError, match="reg must be a non-negative number"):
+        StudyConfig(profile="quick", dataset="x", device="cpu", reg=-0.1)
+
+
+def test_the_l2_weight_of_the_configuration_reaches_every_method_and_retrain():
+    config = StudyConfig(**{**TINY, "reg": 0.25})
+    assert config.as_dict()["reg"] == 0.25
+    for name in ("retrain", "ifru", "sisa"):
+        assert _make(config, "mf", name, 0, "ranking").settings.reg == 0.25
+    assert _make(StudyConfig(**TINY), "mf", "ifru", 0, "ranking").settings.reg == 1e-4      # the profile's
 
 
 @pytest.fixture(scope="module")

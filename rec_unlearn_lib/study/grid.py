@@ -117,9 +117,10 @@ class StudyConfig:
         retrain_seeds: Retrain's seeds (a superset of ``seeds``): its spread is the noise floor.
         request_seed: draws every request; split_seed: draws the split.
         epochs: caps every training run's epochs (``None``: the profile's).
+        reg: every backbone's L2 weight (``None``: the profile's).
         fidelity: for the influence methods, also compare their update with exact re-optimisation
             (:func:`~.measures.update_fidelity`; off by default: it needs a model whose full-batch loss has a
-            minimiser near it, which the profiles' lightly regularised backbones do not have).
+            minimiser near it, which the profiles' lightly regularised backbones do not have: raise ``reg``).
         device: ``cpu`` or ``cuda`` (where timings were taken).
     """
 
@@ -134,6 +135,7 @@ class StudyConfig:
     request_seed: int = 0
     split_seed: int = 0
     epochs: int | None = None
+    reg: float | None = None
     fidelity: bool = False
 
     def __post_init__(self) -> None:
@@ -156,6 +158,10 @@ class StudyConfig:
         if len(self.retrain_seeds) < 2 or not set(self.seeds) <= set(self.retrain_seeds):
             raise ValueError(f"retrain_seeds {list(self.retrain_seeds)} must hold at least two seeds (Retrain's "
                              f"spread) and every seed of the methods {list(self.seeds)}")
+        if self.reg is not None:
+            object.__setattr__(self, "reg", float(self.reg))
+            if not self.reg >= 0:
+                raise ValueError(f"reg must be a non-negative number, got {self.reg}")
         if self.epochs is not None:
             object.__setattr__(self, "epochs", int(self.epochs))
             if self.epochs < 1:

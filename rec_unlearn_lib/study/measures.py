@@ -11,7 +11,8 @@ r"""What the study measures beyond the papers' metrics: does the data leave, and
 * :func:`update_fidelity`: the influence update :math:`\Delta_{IF}` against the true update
   :math:`\Delta_{true}`, both from a stationary point :math:`\hat\theta` of the full-batch training loss
   on :math:`\mathcal{D}`: :math:`\Delta_{true} = \theta^*(\mathcal{D}\setminus\mathcal{D}_f) - \hat\theta`,
-  re-optimised from :math:`\hat\theta` to convergence with the same negatives (full-batch L-BFGS):
+  re-optimised from :math:`\hat\theta` to convergence with the same negatives (damped Newton steps,
+  :func:`~rec_unlearn_lib.influence.minimize_newton`):
   the cosine similarity and :math:`\|\Delta_{IF} - \Delta_{true}\| / \|\Delta_{true}\|`, of the
   parameters and of the scores.
 """
@@ -25,10 +26,11 @@ import numpy as np
 import torch
 
 from ..forget import ForgetRequest
-from ..influence import forget_rows, full_batch, minimize_full_batch, take_rows
+from ..influence import forget_loss_sum, forget_rows, full_batch, minimize_newton, take_rows
 from ..interactions import Interactions
 from ..metrics import auc
 from ..models.base import EmbeddingModel, InnerProductModel
+from ..models.objectives import Batch
 
 if TYPE_CHECKING:
     from ..unlearning.ifru import InfluenceUnlearning
@@ -120,13 +122,26 @@ def _compare(predicted: torch.Tensor, true: torch.Tensor, name: str) -> dict[str
             f"{name}_norm_ratio": float(predicted.norm()) / norm}
 
 
-def update_fidelity(method: "InfluenceUnlearning", request: ForgetRequest, tol: float = 1e-8,
-                    max_iter: int = 2000) -> dict[str, float]:
+def _forget_term(model: EmbeddingModel, forgotten: Batch, num_train: int) -> float:
+    r""":math:`\|\nabla_\theta \sum_{\mathcal{D}_f}\ell\| / |\mathcal{D}|` over every trained parameter
+    (``forgotten``: the batch rows of D_f, ``num_train``: the batch's rows)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        grads = torch.autograd.grad(forget_loss_sum(model, forgotten)(), params, allow_unused=True,
+                                    materialize_grads=True)
+    return float(torch.cat([g.reshape(-1) for g in grads]).norm()) / num_train
+
+
+def update_fidelity(method: "InfluenceUnlearning", request: ForgetRequest, tol: float | None = None,
+                    max_steps: int = 100, rtol: float = 1e-3) -> dict[str, float]:
     r"""Compare ``method``'s update for ``request`` with exact re-optimisation, from a stationary point, in float64.
 
     1. :math:`\hat\theta`: the method's model in float64, re-optimised on :math:`\mathcal{D}` (the batch the
        method differentiates: labelled rows, or the fixed or first epoch's triplets) until
-       :math:`\|\nabla J\| \le` ``tol``;
+       :math:`\|\nabla J\| \le` ``tol``; ``None``: ``rtol`` times the length of the term the update removes,
+       :math:`\|\nabla_\theta \sum_{\mathcal{D}_f}\ell\| / |\mathcal{D}|` at the method's model (the gradient
+       left at :math:`\hat\theta` then moves the exact update by about ``rtol`` of its length, whatever the
+       data set's size);
     2. :math:`\Delta_{IF}`: the method's own update from :math:`\hat\theta` (:meth:`~.SingleModelMethod.at`);
     3. :math:`\Delta_{true}`: :math:`\hat\theta` re-optimised on the same batch without :math:`\mathcal{D}_f`
        (LightGCN on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`), minus :math:`\hat\theta`.
@@ -150,13 +165,15 @@ def update_fidelity(method: "InfluenceUnlearning", request: ForgetRequest, tol: 
     polished = copy.deepcopy(method.model).double()
     assert isinstance(polished, EmbeddingModel)
     batch = full_batch(polished, train, seed=method.seed)
-    at_optimum = minimize_full_batch(polished, batch, tol=tol, max_iter=max_iter)
+    mask = forget_rows(batch, request, train)
+    if tol is None:
+        tol = rtol * _forget_term(polished, take_rows(batch, mask), len(mask))
+    at_optimum = minimize_newton(polished, batch, tol=tol, max_steps=max_steps)
     predicted = method.at(polished).forget(request).model
     assert isinstance(predicted, EmbeddingModel)
     truth = copy.deepcopy(polished)
     truth.fit_data(request.split(train)[0])
-    retrained = minimize_full_batch(truth, take_rows(batch, ~forget_rows(batch, request, train)), tol=tol,
-                                    max_iter=max_iter)
+    retrained = minimize_newton(truth, take_rows(batch, ~mask), tol=tol, max_steps=max_steps)
     return {**_compare(_flat(predicted) - _flat(polished), _flat(truth) - _flat(polished), "delta"),
             **_compare(_scores(predicted) - _scores(polished), _scores(truth) - _scores(polished), "score"),
             "fidelity_converged": float(at_optimum.converged and retrained.converged)}

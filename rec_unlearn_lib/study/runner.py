@@ -90,7 +90,8 @@ def _metrics(model: Any, split: Split, request: ForgetRequest, prefix: str = "")
 
 
 def _make(config: StudyConfig, backbone: str, name: str, seed: int, protocol: str) -> UnlearningMethod:
-    overrides = backbone_overrides(backbone, protocol) | ({} if config.epochs is None else {"epochs": config.epochs})
+    overrides = (backbone_overrides(backbone, protocol) | ({} if config.epochs is None else {"epochs": config.epochs})
+                 | ({} if config.reg is None else {"reg": config.reg}))
     options = {**method_options(name, backbone), **sharding_caps(name, config.epochs)}
     return METHODS[name](backbone, profile=config.profile, seed=seed, device=config.device, **options, **overrides)
 
