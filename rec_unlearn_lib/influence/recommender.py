@@ -342,16 +342,17 @@ def minimize_full_batch(model: EmbeddingModel, batch: Batch, *, tol: float = 1e-
 
 
 def minimize_newton(model: EmbeddingModel, batch: Batch, *, tol: float, max_steps: int = 100,
-                    cg_rtol: float = 1e-2) -> FitReport:
+                    cg_rtol: float = 1e-2, cg_max_iter: int = 300) -> FitReport:
     r"""Minimise ``model.loss(batch)`` over the embedding rows the batch reads with damped Newton steps
     (Levenberg-Marquardt, solved by CG), until the gradient's 2-norm is at most ``tol``.
 
-    Each step solves :math:`(H + \lambda I)s = \nabla J` to a relative residual ``cg_rtol`` with Hessian-vector
-    products (MF's closed form where :func:`~.mf_curvature.supports_closed_form`, else autograd's double
-    backward) and takes :math:`\theta - s` if it lowers :math:`J` (or, where :math:`J` changes by less than its
-    rounding, the gradient's norm); :math:`\lambda` (first
-    :math:`10^{-3}\,g^\top Hg/g^\top g`) shrinks fourfold after a step taken and grows tenfold after one refused or
-    after negative curvature. Near a minimum the steps become Newton's and the gradient falls quadratically,
+    Each step solves :math:`(H + \lambda I)s = \nabla J` by CG to a relative residual ``cg_rtol``, in at most
+    ``cg_max_iter`` Hessian-vector products (MF's closed form where :func:`~.mf_curvature.supports_closed_form`,
+    else autograd's double backward; a solve cut short, by that cap or by negative curvature, still gives a
+    descent direction, as in truncated Newton), and takes :math:`\theta - s` if it lowers :math:`J` (or, where
+    :math:`J` changes by less than its rounding, the gradient's norm). :math:`\lambda` (first
+    :math:`10^{-3}\,g^\top Hg/g^\top g`) shrinks fourfold after a step taken on a solve that converged and grows
+    tenfold after a step refused or a solve cut short. Near a minimum the steps become Newton's and the gradient falls quadratically,
     where L-BFGS crawls on the nearly flat directions of a recommender's loss; the damping also keeps the solve
     away from the directions along which MF's loss does not change at all (a rotation of users and items
     together). Warm-starts from the model's parameters and writes the result into them; non-convergence
@@ -379,11 +380,7 @@ def minimize_newton(model: EmbeddingModel, batch: Batch, *, tol: float, max_step
                 damping = 1e-3 * abs(float(gradient @ hvp(gradient))) / float(gradient @ gradient)
             stack.enter_context(warnings.catch_warnings())
             warnings.simplefilter("ignore", SolverConvergenceWarning)
-            step = solve(hvp, gradient, "cg", damping=damping, rtol=cg_rtol, max_iter=10 * problem.num_params,
-                         on_fail="warn")
-        if not step.converged:                    # negative curvature: more damping
-            damping *= 10.0
-            continue
+            step = solve(hvp, gradient, "cg", damping=damping, rtol=cg_rtol, max_iter=cg_max_iter, on_fail="warn")
         start = problem.flat()
         problem.apply_update(step.solution, -1.0)
         trial = objective()
@@ -391,7 +388,8 @@ def minimize_newton(model: EmbeddingModel, batch: Batch, *, tol: float, max_step
         flat = trial <= loss + 8 * torch.finfo(gradient.dtype).eps * abs(loss)
         new_gradient = problem.grad() if trial < loss or flat else None
         if new_gradient is not None and (trial < loss or new_gradient.norm() < gradient.norm()):
-            loss, damping, gradient = min(loss, trial), damping / 4.0, new_gradient
+            loss, gradient = min(loss, trial), new_gradient
+            damping = damping / 4.0 if step.converged else damping * 10.0
         else:
             problem.set_flat(start)
             damping *= 10.0
