@@ -67,6 +67,8 @@ def test_official_pruning_scores_with_self_loops_and_keeps_the_last_hop_above_a_
     assert narrow.users.tolist() == [2] and narrow.items.tolist() == [0, 1] and narrow.kept == (2, 3)
     assert 0 in prune(train, forget, (1.0, 0.3)).users
     assert prune_official(train, forget, (0.6,)).items.tolist() == [0]        # SCIF on LightGCN: i0 (1/4 > 1/5)
+    twice = Interactions(np.append(train.users, 1), np.append(train.items, 5), 3, 6)   # (u1, i5) a second time
+    np.testing.assert_allclose(prune_official(twice, forget, (1.0, 1.0)).scores[1][1], (1 / 4) / 6)   # deg(u1) = 6
     for ratios in [(1.0,), (1.0, 1.0)]:                                       # the MF scripts keep every candidate
         official, paper = prune_official(train, forget, ratios), prune(train, forget, ratios)
         assert official.users.tolist() == paper.users.tolist() and official.items.tolist() == paper.items.tolist()

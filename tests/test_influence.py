@@ -294,8 +294,9 @@ def test_adam_with_a_selection_score_returns_the_best_scored_iterate() -> None:
     flat = solve(lambda v: a @ v, b, "adam", lr=0.05, select=lambda t: 0.0)
     assert flat.diagnostics["selected_iteration"] == 1 and flat.iterations == 12 and flat.solution.norm() > 0
     assert flat.relative_residual > 0.1
-    with pytest.raises(SolverDidNotConverge, match="max_iter=3 reached before the selection stopped"):
-        solve(lambda v: a @ v, b, "adam", select=lambda t: float(t.norm()), max_iter=3)
+    capped = solve(lambda v: a @ v, b, "adam", select=lambda t: float(t.norm()), max_iter=3)   # still improving
+    assert capped.converged and capped.iterations == 3 and capped.diagnostics["selected_iteration"] == 3
+    assert "max_iter=3 reached" in capped.message
 
 
 def test_stochastic_lissa_with_batch_hvps(logreg: LogReg) -> None:

@@ -148,14 +148,18 @@ def prune_official(train: Interactions, forget: Interactions, ratios: Sequence[f
     :math:`\deg_v = |\mathcal{N}_v| + 1`: :math:`s^0_v` = (rows of ``forget`` at :math:`v`) / :math:`\deg_v`
     on the nodes of ``forget``; :math:`s^k = \tilde A (s^{k-1} \odot 1_{S^{k-1}}) / \deg` on the neighbours
     of :math:`S^{k-1}` (itself included); :math:`S^k` keeps the candidates above the :math:`1-a_k` quantile
-    (all of them when :math:`a_k = 1`); :math:`\phi = S^K`. The official scripts run ``(1.0,)`` and
-    ``(1.0, 1.0)`` for MF, ``(1.0, 0.6)`` for LightGCN, and SCIF's ``(0.6,)`` on LightGCN.
+    (all of them when :math:`a_k = 1`); :math:`\phi = S^K`. A pair that occurs twice counts twice, in the
+    degrees and in the scores it passes on, as in the code's summed sparse matrix. The official scripts run
+    ``(1.0,)`` and ``(1.0, 1.0)`` for MF, ``(1.0, 0.6)`` for LightGCN, and SCIF's ``(0.6,)`` on LightGCN; other
+    ratios extend their rule (the code has no ``a_0 < 1`` before a hop, and with more hops it spreads every
+    node's score and selects on hop 1 alone).
 
     Args, Returns: as :func:`prune`.
     """
     ratios = _check_ratios(ratios)
     num_users, num_items = train.num_users, train.num_items
-    loops = _adjacency(train) + sp.identity(num_users + num_items, format="csr")
+    rows = sp.csr_matrix((np.ones(len(train)), (train.users, train.items)), shape=(num_users, num_items))  # sums repeats
+    loops = sp.bmat([[None, rows], [rows.T, None]], format="csr") + sp.identity(num_users + num_items, format="csr")
     inv_degree = 1.0 / np.asarray(loops.sum(axis=1)).ravel()
     nodes = np.concatenate([forget.users, num_users + forget.items])
     score = np.bincount(nodes, minlength=num_users + num_items).astype(np.float64) * inv_degree

@@ -440,9 +440,10 @@ def solve_adam(
         select: the official rule: a score of each iterate ``t`` to maximise (IFRU's code: the validation AUC of
             the model updated by ``t / |D|``). The rate stays constant; after every step the iterate is scored, the
             best is kept (``t = 0``, the model before the update, is never a candidate), and the solve stops once
-            more than ``select_patience`` steps in a row have not improved it (IFRU's ``not_change > 10``). It
-            has converged when it stopped so within ``max_iter``, whatever its residual (reported as usual);
-            ``diagnostics`` holds ``selected_iteration``, ``best_score`` and ``score_history``.
+            more than ``select_patience`` steps in a row have not improved it (IFRU's ``not_change > 10``), or
+            after ``max_iter`` steps, keeping the best iterate so far (as the official loop's 5000). It counts
+            as converged whatever its residual (reported as usual); ``diagnostics`` holds
+            ``selected_iteration``, ``best_score`` and ``score_history``.
     """
     rtol = default_rtol(b.dtype) if rtol is None else rtol
     _check_inputs(b, on_fail, damping)
@@ -500,7 +501,7 @@ def _adam_selected(t: Tensor, opt: torch.optim.Adam, op: _Counted, b: Tensor, se
     it, message = 0, ""
     while stale <= patience:
         if it >= max_iter:
-            message = f"max_iter={max_iter} reached before the selection stopped"
+            message = f"max_iter={max_iter} reached before the selection stopped: "
             break
         t.grad = op(t.detach()) - b
         opt.step()
@@ -512,8 +513,7 @@ def _adam_selected(t: Tensor, opt: torch.optim.Adam, op: _Counted, b: Tensor, se
             stale += 1
     diagnostics.update(selected_iteration=best_it, best_score=best_score, score_history=scores)
     return _finish("adam", best_x, op, b, iterations=it, rtol=math.inf, atol=atol, watch=watch, on_fail=on_fail,
-                   message=message or f"iterate {best_it} selected by its score", failed=bool(message),
-                   diagnostics=diagnostics)
+                   message=f"{message}iterate {best_it} selected by its score", diagnostics=diagnostics)
 
 
 SOLVERS: Registry[Callable[..., SolverResult]] = Registry("solver")

@@ -14,7 +14,8 @@ r"""Influence-function unlearning on the one interface: IFRU and its baseline SC
    as IFRU's code iterates it, ``solver="adam"``, with the library's stopping rule); this :math:`t` is the official code's ``p``, the negative of Eq. 15's
    :math:`t = H^{-1}t^*` with :math:`t^* = -\nabla(L_d + L_s)`;
 4. *apply* :math:`\hat\phi' = \hat\phi + t/|\mathcal{D}|` (Eq. 14, 19) to a copy of the model; LightGCN
-   then scores on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f`.
+   then scores on the graph of :math:`\mathcal{D}\setminus\mathcal{D}_f` (IFRU's official code keeps scoring,
+   and selecting its solver's iterate, on the graph of :math:`\mathcal{D}`, the erased edges included).
 
 The Hessian of LightGCN is the true one (propagation included); the official code uses the
 MF-surrogate Hessian (raw embeddings, no graph) for it. The pruning depth (``len(ratios) - 1`` hops)
@@ -88,7 +89,10 @@ class InfluenceUnlearning(SingleModelMethod):
             model scores best on the validation split (the protocol's metric: AUC on labelled data), stopping
             after more than 10 iterations without improvement, instead of solving to a residual tolerance. It
             reads held-out labels at every iteration, so it is a labelled variant, never the default; the time
-            of these evaluations is in the solve.
+            of these evaluations is in the solve. Each iterate is scored as the method scores its result (on
+            the data left: LightGCN's graph of D \\ D_f, users left without data by popularity), where IFRU's
+            code scores on the graph of D. Give the official rate as ``solver_options["lr"]`` (IFRU's runs:
+            5e3 and 2e4 for MF, 1e4 for LightGCN).
         solver_options: keyword arguments of the solver (``damping``, ``rtol``, ``max_iter``, ``lr``, ...).
         relative_damping: if given, the solver's damping is this times the mean diagonal entry of
             :math:`H` over every embedding row the training data reads (Levenberg-Marquardt's scale: the same
@@ -235,7 +239,7 @@ class InfluenceUnlearning(SingleModelMethod):
                                  f"takes an absolute damping (solver_options)")
         _, result = influence_unlearn(problem, loss, len(mask), int(mask.sum()), solver=self.solver, apply=True,
                                       **options)
-        # score from the data left: LightGCN on the graph of D \ D_f (as IFRU evaluates), users left without
+        # score from the data left: LightGCN on the graph of D \ D_f (IFRU's code keeps the graph of D), users left without
         # data by popularity (as under every method)
         model.fit_data(retain)
         self._model, self._train, self.last_solve = model, retain, result
