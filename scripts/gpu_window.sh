@@ -59,16 +59,21 @@ common=(--profile "$profile" --device "$device" --seed 0)
 
 # 1. Sub-models side by side on the GPU equal sub-models trained alone (skipped on a CPU).
 together=()
-if step gpu-tests 90 "$python" -m pytest tests/test_training.py tests/test_timing.py -q -p no:cacheprovider \
+if step gpu-tests 75 "$python" -m pytest tests/test_training.py tests/test_timing.py -q -p no:cacheprovider \
     -o addopts="" -k "gpu"; then
   together=(--together)
 fi
 
 # 2. RecEraser's Tables 3 and 4 for LightGCN (Retrain, RecEraser, SISA), the rows the last window lacked.
-step tables-lightgcn 330 "${cli[@]}" tables --models lightgcn --methods retrain receraser sisa "${common[@]}" \
+step tables-lightgcn 300 "${cli[@]}" tables --models lightgcn --methods retrain receraser sisa "${common[@]}" \
   --deletions 100 --budget-seconds 90 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
 
-# 3. SISA's one deletion with the ten sub-models one by one, then side by side, in one run each.
+# 3. The influence methods against Retrain at the full profile (MF and BPR-MF, the smallest random request and
+#    IFRU's attack): their speed-up and gap to Retrain on the GPU, resumable like the study below.
+step study-influence 240 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress \
+  --backbones mf bpr --methods retrain ifru scif ubpr --forget random:0.001 attack:0.02 --out "$out/study-influence"
+
+# 4. SISA's one deletion with the ten sub-models one by one, then side by side, in one run each.
 for mode in alone together; do
   flags=()
   [[ $mode == together ]] && flags=(--together)
@@ -76,7 +81,7 @@ for mode in alone together; do
   [[ -s "$out/sisa-$mode.log" ]] && tail -n 1 "$out/sisa-$mode.log" > "$out/sisa_$mode.json"
 done
 
-# 4. The study in the full profile, with whatever time is left (resumable across windows).
+# 5. The study in the full profile, with whatever time is left (resumable across windows).
 if [[ -n "${STUDY_FROM:-}" ]]; then
   mkdir -p "$out/study-full"
   cp -r "$STUDY_FROM/." "$out/study-full/"
