@@ -168,7 +168,8 @@ def trained_together_and_alone(name: str, split, device: str = "cpu", graphed: b
     pairs = []
     for model, result, config, train, seed in zip(fresh, together, configs, trains, (3, 4, 5)):
         alone = make_backbone(name, split.num_users, split.num_items, settings, seed)
-        pairs.append(((model.state_dict(), result), (alone.state_dict(), fit(alone, split, config, train))))
+        result_alone = fit(alone, split, config, train)     # first: moving to a GPU replaces the parameter tensors
+        pairs.append(((model.state_dict(), result), (alone.state_dict(), result_alone)))
     return pairs
 
 
