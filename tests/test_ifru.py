@@ -325,13 +325,14 @@ def _dense_loss(theta: torch.Tensor, rows: Interactions, graph: np.ndarray | Non
     return bce + reg / 2 * (ego[u].pow(2).sum() + ego[i].pow(2).sum()) / len(u)
 
 
-@pytest.mark.parametrize("backbone", ["mf", "lightgcn"])
-def test_ifru_update_is_the_influence_of_eq_7_on_every_row(backbone) -> None:
+@pytest.mark.parametrize("backbone, closed_form", [("mf", True), ("lightgcn", True), ("lightgcn", False)])
+def test_ifru_update_is_the_influence_of_eq_7_on_every_row(backbone, closed_form) -> None:
     """With phi = every row, IFRU's update is (H + mu I)^-1 g / |D|, where H is the Hessian of the mean loss on
     D and g the gradient of n J(D) - (n - k) J(D \\ D_f): Eq. 7's difference, spillover and all (checked
     here from scratch: dense graphs, explicit Hessian)."""
     split, rows = _tiny_labelled()
-    method = _fitted(IFRU, split, backbone, ratios=(1.0,) * 6, solver_options={"damping": 0.5, "rtol": 1e-12})
+    method = _fitted(IFRU, split, backbone, ratios=(1.0,) * 6, solver_options={"damping": 0.5, "rtol": 1e-12},
+                     closed_form=closed_form)
     train = split.train
     retain = train.drop(rows)
     theta = torch.cat([method.model.user_emb, method.model.item_emb]).detach().reshape(-1)

@@ -1,4 +1,4 @@
-"""MF's curvature in closed form (HVPs, the diagonal) and Jacobi preconditioned CG."""
+"""MF's and LightGCN's curvature in closed form (HVPs, MF's diagonal) and Jacobi preconditioned CG."""
 
 from __future__ import annotations
 
@@ -6,23 +6,29 @@ import numpy as np
 import pytest
 import torch
 
-from rec_unlearn_lib.influence import (MFCurvature, jacobi, full_batch, minimize_full_batch,
-                                       recommender_problem, solve, supports_closed_form)
+from rec_unlearn_lib.influence import (LightGCNCurvature, MFCurvature, closed_form_curvature, jacobi, full_batch,
+                                       minimize_full_batch, recommender_problem, solve, supports_closed_form)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _model(objective: str):
+def _model(objective: str, backbone: str = "mf", dense_graph: bool | None = None, num_layers: int = 2):
+    """A small MF (``bpr`` or ``mf`` by the objective) or LightGCN in float64, and its data as one batch."""
     rng = np.random.default_rng(0)
     pairs = sorted({(u, i) for u in range(7) for i in range(9) if rng.random() < 0.4} | {(u, u) for u in range(7)})
     users, items = map(np.array, zip(*pairs))
     labels = (rng.random(len(pairs)) < 0.5).astype(np.float32) if objective == "bce" else None
     train = Interactions(users, items, 7, 9, labels=labels)
     extra = {"num_negatives": 2, "sampling": "fixed"} if objective == "bpr" else {}
-    model = build_model("bpr" if objective == "bpr" else "mf", 7, 9, emb_dim=3, reg=0.05,
-                        generator=torch.Generator().manual_seed(1), **extra).double()
+    if backbone == "lightgcn":
+        extra.update(objective=objective, num_layers=num_layers)
+    name = backbone if backbone == "lightgcn" else "bpr" if objective == "bpr" else "mf"
+    model = build_model(name, 7, 9, emb_dim=3, reg=0.05, generator=torch.Generator().manual_seed(1), **extra).double()
+    if backbone == "lightgcn":
+        model.dense_graph = dense_graph
+        model.fit_data(train)                                     # the graph, in float64
     return model, full_batch(model, train, seed=0)
 
 
@@ -39,6 +45,44 @@ def test_closed_form_hvp_is_autograds(objective, rows, pair_matrices):
         for _ in range(3):
             v = torch.randn(problem.num_params, dtype=torch.float64, generator=generator)
             torch.testing.assert_close(matvec(v), problem.hvp(v), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("objective", ["bpr", "bce"])
+@pytest.mark.parametrize("rows", ["all", "some"])
+@pytest.mark.parametrize("dense_graph", [True, False])
+def test_lightgcn_closed_form_hvp_is_autograds(objective, rows, dense_graph):
+    """LightGCN's product (propagate, MF's product at the final embeddings, propagate back, L2 on the ego rows)
+    is autograd's double backward through the graph, on the sparse and the dense graph."""
+    model, batch = _model(objective, "lightgcn", dense_graph)
+    assert (model.graph.layout == torch.strided) == dense_graph
+    subset = {"users": np.array([0, 2, 5]), "items": np.array([1, 3, 4, 8])} if rows == "some" else {}
+    problem = recommender_problem(model, batch, **subset)
+    matvec = LightGCNCurvature(model, batch).problem_hvp(problem)
+    generator = torch.Generator().manual_seed(3)
+    with problem.frozen_graph():
+        for _ in range(3):
+            v = torch.randn(problem.num_params, dtype=torch.float64, generator=generator)
+            torch.testing.assert_close(matvec(v), problem.hvp(v), rtol=1e-10, atol=1e-12)
+
+
+def test_lightgcn_without_layers_has_mfs_curvature():
+    """With K = 0 the propagation is the identity: LightGCN's curvature is MF's over the same tables."""
+    model, batch = _model("bpr", "lightgcn", num_layers=0)
+    problem = recommender_problem(model, batch)
+    v = torch.randn(problem.num_params, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(LightGCNCurvature(model, batch).problem_hvp(problem)(v),
+                               MFCurvature(model, batch, tables=(model.user_emb, model.item_emb)).problem_hvp(problem)(v),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_closed_form_curvature_by_model():
+    assert type(closed_form_curvature(*_model("bce"))) is MFCurvature
+    assert type(closed_form_curvature(*_model("bpr", "lightgcn"))) is LightGCNCurvature
+    assert closed_form_curvature(build_model("wmf", 4, 5), {}) is None
+    with pytest.raises(ValueError, match="Gauss-Newton"):
+        closed_form_curvature(*_model("bpr", "lightgcn"), gauss_newton=True)
+    with pytest.raises(TypeError, match="needs a LightGCN"):
+        LightGCNCurvature(build_model("bpr", 4, 5), {})
 
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])

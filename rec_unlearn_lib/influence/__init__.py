@@ -8,6 +8,8 @@
 * :mod:`.recommender`: the glue from a trained MF/LightGCN (BCE or BPR) to an
   :class:`InfluenceProblem`: D as one fixed batch, the forget rows, the SUM forget loss, and a
   full-batch L-BFGS trainer to a stationary point (:func:`recommender_influence`).
+* :mod:`.mf_curvature`, :mod:`.lightgcn_curvature`: the Hessian of MF's and LightGCN's BCE and BPR losses in
+  closed form (products and, for MF, the diagonal), in place of autograd's double backward;
 * :mod:`.pruning`: IFRU's importance-based pruning (Algorithm 1): which embedding rows move;
 * :mod:`.spillover`: the rows whose prediction depends on the graph change, and IFRU's L_s (Eq. 9-10);
 * :mod:`.update`: :func:`influence_unlearn`, the update
@@ -31,7 +33,8 @@ from .solvers import (
 from .update import HessianOf, forget_gradient, influence_unlearn
 from .pruning import PRUNINGS, PrunedRows, check_pruning, prune, prune_official, pruned_rows
 from .preconditioning import jacobi
-from .mf_curvature import MFCurvature, mf_surrogate, supports_closed_form
+from .mf_curvature import MFCurvature, TableCurvature, mf_surrogate, supports_closed_form
+from .lightgcn_curvature import LightGCNCurvature, closed_form_curvature
 from .recommender import (
     FitReport,
     RecommenderInfluence,
@@ -55,6 +58,7 @@ __all__ = [
     "HessianOf",
     "InfluenceProblem",
     "LossClosure",
+    "LightGCNCurvature",
     "MFCurvature",
     "MatVec",
     "PRUNINGS",
@@ -66,9 +70,11 @@ __all__ = [
     "SolverConvergenceWarning",
     "SolverDidNotConverge",
     "SolverResult",
+    "TableCurvature",
     "changed_nodes",
     "check_pruning",
     "check_spillover_set",
+    "closed_form_curvature",
     "default_rtol",
     "degree_changed_nodes",
     "forget_gradient",

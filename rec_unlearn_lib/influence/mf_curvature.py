@@ -44,6 +44,8 @@ The rows are kept sorted by user, so that the gathers and scatters run along mem
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor
 
@@ -52,16 +54,21 @@ from ..models.mf import MF
 from ..models.objectives import Batch, BCEObjective, BPRObjective
 from .hvp import InfluenceProblem
 
-__all__ = ["MFCurvature", "PAIR_MATRIX_MAX_ENTRIES", "mf_surrogate", "supports_closed_form"]
+__all__ = ["MFCurvature", "PAIR_MATRIX_MAX_ENTRIES", "TableCurvature", "mf_surrogate", "supports_closed_form"]
 
 #: the largest ``U * I`` for which products go through dense user-item matrices (2^25 entries, 128 MiB in float32;
 #: ML-1M's 6,040 x 3,706 is two thirds of it)
 PAIR_MATRIX_MAX_ENTRIES = 2 ** 25
 
 
+def _pointwise_or_pairwise(model: EmbeddingModel) -> bool:
+    """Whether ``model`` trains with BCE or BPR, the losses the closed form covers."""
+    return isinstance(model.objective, (BCEObjective, BPRObjective))
+
+
 def supports_closed_form(model: EmbeddingModel) -> bool:
     """Whether :class:`MFCurvature` applies: MF (scores from the raw embeddings) with BCE or BPR."""
-    return isinstance(model, MF) and isinstance(model.objective, (BCEObjective, BPRObjective))
+    return isinstance(model, MF) and _pointwise_or_pairwise(model)
 
 
 def mf_surrogate(model: EmbeddingModel) -> MF:
@@ -73,11 +80,58 @@ def mf_surrogate(model: EmbeddingModel) -> MF:
     return surrogate
 
 
-class MFCurvature:
+class TableCurvature(ABC):
+    """A Hessian of a model's loss over its two embedding tables, given by :meth:`hvp_tables`; products over the
+    rows of an :class:`~.hvp.InfluenceProblem` follow from it (:meth:`problem_hvp`).
+
+    Attributes:
+        model: the model whose tables ``user_emb`` [U, d] and ``item_emb`` [I, d] the Hessian is over.
+        dim: ``d``.
+    """
+
+    model: EmbeddingModel
+    dim: int
+
+    @abstractmethod
+    def hvp_tables(self, v_users: Tensor, v_items: Tensor) -> tuple[Tensor, Tensor]:
+        """``H v`` for ``v`` given as two full tables ([U, d], [I, d]); returns the same two tables."""
+
+    def problem_hvp(self, problem: InfluenceProblem):
+        """``v (p,) -> H v (p,)`` over the rows of ``problem`` (built on the same model and batch by
+        :func:`~.recommender.recommender_problem`): ``v`` is zero outside them (psi fixed), as
+        :meth:`~.hvp.InfluenceProblem.hvp`."""
+        tables = self._tables(problem)
+
+        def matvec(v: Tensor) -> Tensor:
+            full = [torch.zeros_like(t) for t in (self.model.user_emb, self.model.item_emb)]
+            offset = 0
+            for index, rows in tables:
+                size = (full[index].shape[0] if rows is None else len(rows)) * self.dim
+                piece = v[offset:offset + size].view(-1, self.dim)
+                if rows is None:
+                    full[index] = piece.clone()
+                else:
+                    full[index][rows] = piece
+                offset += size
+            out = self.hvp_tables(*full)
+            return torch.cat([(out[index] if rows is None else out[index][rows]).reshape(-1)
+                              for index, rows in tables])
+        return matvec
+
+    def _tables(self, problem: InfluenceProblem) -> list[tuple[int, Tensor | None]]:
+        """Per block of ``problem``: 0 (users) or 1 (items) and its rows."""
+        which = {id(self.model.user_emb): 0, id(self.model.item_emb): 1}
+        if any(id(b.tensor) not in which for b in problem.blocks):
+            raise ValueError("the problem has a parameter block that is not an embedding table of the model")
+        return [(which[id(b.tensor)], b.rows) for b in problem.blocks]
+
+
+class MFCurvature(TableCurvature):
     r"""The Hessian of MF's mean loss over ``batch`` at the model's current parameters, in closed form.
 
     Args:
-        model: an MF with a BCE or BPR objective.
+        model: an MF with a BCE or BPR objective (another embedding model with one of them when ``tables`` is
+            given).
         batch: D as one batch (:func:`~.recommender.full_batch`), ``n`` rows.
         pair_matrices: compute through ``[U, I]`` matrices (``True``), row by row (``False``), or
             decide by size (``None``: matrices up to :data:`PAIR_MATRIX_MAX_ENTRIES` pairs).
@@ -85,19 +139,24 @@ class MFCurvature:
             :math:`\frac1n\sum_t f''_t\nabla x_t\nabla x_t^\top` (plus L2): the generalised Gauss-Newton
             matrix, positive semi-definite wherever the model stopped (Martens 2010). It equals the Hessian
             where every residual :math:`f'_t` vanishes and has the same diagonal.
+        tables: the ``(users [U, d], items [I, d])`` whose inner products score (default: the model's own
+            embedding tables); LightGCN's curvature passes its final embeddings
+            (:class:`~.lightgcn_curvature.LightGCNCurvature`). The L2 term stays on the model's own rows.
 
     Raises:
-        TypeError: another model or loss (LightGCN mixes rows through the graph; WMF is not per row).
+        TypeError: another model or loss without ``tables`` (LightGCN mixes rows through the graph: see
+            :class:`~.lightgcn_curvature.LightGCNCurvature`; WMF is not per row), or a loss other than BCE or BPR.
     """
 
     @torch.no_grad()
     def __init__(self, model: EmbeddingModel, batch: Batch, pair_matrices: bool | None = None,
-                 gauss_newton: bool = False) -> None:
-        if not supports_closed_form(model):
+                 gauss_newton: bool = False, tables: tuple[Tensor, Tensor] | None = None) -> None:
+        if not (supports_closed_form(model) if tables is None else _pointwise_or_pairwise(model)):
             raise TypeError(f"closed-form curvature needs MF with BCE or BPR, got {type(model).__name__} with "
                             f"{type(model.objective).__name__}")
         self.model = model
-        P, Q = model.user_emb.detach(), model.item_emb.detach()
+        P, Q = (model.user_emb, model.item_emb) if tables is None else tables
+        P, Q = P.detach(), Q.detach()
         self.P, self.Q = P, Q
         self.num_users, self.num_items, self.dim = P.shape[0], Q.shape[0], P.shape[1]
         self.n, self.reg = len(batch["users"]), float(model.objective.reg)
@@ -144,21 +203,24 @@ class MFCurvature:
         return out if self.key_neg is None else out - flat.take(self.key_neg)
 
     @torch.no_grad()
-    def hvp_tables(self, v_users: Tensor, v_items: Tensor) -> tuple[Tensor, Tensor]:
-        """``H v`` for ``v`` given as two full tables ([U, d], [I, d]); returns the same two tables."""
+    def hvp_tables(self, v_users: Tensor, v_items: Tensor, l2: bool = True) -> tuple[Tensor, Tensor]:
+        """``H v`` for ``v`` given as two full tables ([U, d], [I, d]); returns the same two tables (``l2=False``:
+        the data term's Hessian alone)."""
+        base_users = self.l2_users * v_users if l2 else torch.zeros_like(v_users)
+        base_items = self.l2_items * v_items if l2 else torch.zeros_like(v_items)
         if self.pair_matrices:
             second = self._pair_matrix(self.f2 * self._pair_difference(v_users @ self.Q.T + self.P @ v_items.T))
-            return (torch.addmm(torch.addmm(self.l2_users * v_users, second, self.Q), self.first, v_items),
-                    torch.addmm(torch.addmm(self.l2_items * v_items, second.T, self.P), self.first.T, v_users))
+            return (torch.addmm(torch.addmm(base_users, second, self.Q), self.first, v_items),
+                    torch.addmm(torch.addmm(base_items, second.T, self.P), self.first.T, v_users))
         vu = v_users.index_select(0, self.users)
         va = v_items.index_select(0, self.items)
         if self.negatives is not None:
             va = va - v_items.index_select(0, self.negatives)
         second = (self.f2 * ((vu * self.a).sum(1) + (self.p * va).sum(1)))[:, None]     # f'' dx / n
         first = self.f1[:, None]
-        out_users = (self.l2_users * v_users).index_add_(0, self.users, second * self.a + first * va)
+        out_users = base_users.index_add_(0, self.users, second * self.a + first * va)
         to_item = second * self.p + first * vu
-        out_items = (self.l2_items * v_items).index_add_(0, self.items, to_item)
+        out_items = base_items.index_add_(0, self.items, to_item)
         if self.negatives is not None:
             out_items.index_add_(0, self.negatives, -to_item)
         return out_users, out_items
@@ -175,35 +237,6 @@ class MFCurvature:
         if self.negatives is not None:
             items.index_add_(0, self.negatives, squares)
         return users, items
-
-    def problem_hvp(self, problem: InfluenceProblem):
-        """``v (p,) -> H v (p,)`` over the rows of ``problem`` (built on the same model and batch by
-        :func:`~.recommender.recommender_problem`): ``v`` is zero outside them (psi fixed), as
-        :meth:`~.hvp.InfluenceProblem.hvp`."""
-        tables = self._tables(problem)
-
-        def matvec(v: Tensor) -> Tensor:
-            full = [torch.zeros_like(t) for t in (self.model.user_emb, self.model.item_emb)]
-            offset = 0
-            for index, rows in tables:
-                size = (full[index].shape[0] if rows is None else len(rows)) * self.dim
-                piece = v[offset:offset + size].view(-1, self.dim)
-                if rows is None:
-                    full[index] = piece.clone()
-                else:
-                    full[index][rows] = piece
-                offset += size
-            out = self.hvp_tables(*full)
-            return torch.cat([(out[index] if rows is None else out[index][rows]).reshape(-1)
-                              for index, rows in tables])
-        return matvec
-
-    def _tables(self, problem: InfluenceProblem) -> list[tuple[int, Tensor | None]]:
-        """Per block of ``problem``: 0 (users) or 1 (items) and its rows."""
-        which = {id(self.model.user_emb): 0, id(self.model.item_emb): 1}
-        if any(id(b.tensor) not in which for b in problem.blocks):
-            raise ValueError("the problem has a parameter block that is not an embedding table of the model")
-        return [(which[id(b.tensor)], b.rows) for b in problem.blocks]
 
     def problem_diagonal(self, problem: InfluenceProblem, diagonal: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """float [p]: the diagonal in the order of ``problem``'s flat vector (``diagonal``: :meth:`diagonal`, when

@@ -347,7 +347,7 @@ def minimize_newton(model: EmbeddingModel, batch: Batch, *, tol: float, max_step
     (Levenberg-Marquardt, solved by CG), until the gradient's 2-norm is at most ``tol``.
 
     Each step solves :math:`(H + \lambda I)s = \nabla J` by CG to a relative residual ``cg_rtol``, in at most
-    ``cg_max_iter`` Hessian-vector products (MF's closed form where :func:`~.mf_curvature.supports_closed_form`,
+    ``cg_max_iter`` Hessian-vector products (MF's or LightGCN's closed form, :func:`~.lightgcn_curvature.closed_form_curvature`,
     else autograd's double backward; a solve cut short, by that cap or by negative curvature, still gives a
     descent direction, as in truncated Newton), and takes :math:`\theta - s` if it lowers :math:`J` (or, where
     :math:`J` changes by less than its rounding, the gradient's norm). :math:`\lambda` (first
@@ -358,11 +358,10 @@ def minimize_newton(model: EmbeddingModel, batch: Batch, *, tol: float, max_step
     together). Warm-starts from the model's parameters and writes the result into them; non-convergence
     within ``max_steps`` is reported, not raised.
     """
-    from .mf_curvature import MFCurvature, supports_closed_form      # mf_curvature builds on this module's problem
+    from .lightgcn_curvature import closed_form_curvature      # the curvature modules build on this module's problem
 
     watch = Stopwatch(model.user_emb.device)
     problem = recommender_problem(model, batch)
-    closed_form = supports_closed_form(model)
     damping, steps = None, 0
 
     def objective() -> float:
@@ -372,9 +371,10 @@ def minimize_newton(model: EmbeddingModel, batch: Batch, *, tol: float, max_step
     loss, gradient = objective(), problem.grad()
     while float(gradient.norm()) > tol and steps < max_steps:
         steps += 1
-        hvp = MFCurvature(model, batch).problem_hvp(problem) if closed_form else problem.hvp
+        curvature = closed_form_curvature(model, batch)
+        hvp = problem.hvp if curvature is None else curvature.problem_hvp(problem)
         with contextlib.ExitStack() as stack:
-            if not closed_form:
+            if curvature is None:
                 stack.enter_context(problem.frozen_graph())
             if damping is None:
                 damping = 1e-3 * abs(float(gradient @ hvp(gradient))) / float(gradient @ gradient)

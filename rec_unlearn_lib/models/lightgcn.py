@@ -131,14 +131,20 @@ class LightGCN(EmbeddingModel):
     def propagate(self, graph: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Final ``(users [U, d], items [I, d])`` of the current embeddings propagated on ``graph``
         (He et al. 2020, Eq. 7-9); IFRU's spillover compares the graphs of D and of D minus D_f."""
+        return self.propagate_tables(graph, self.user_emb, self.item_emb)
+
+    def propagate_tables(self, graph: torch.Tensor, users: torch.Tensor,
+                         items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``M [users; items]`` with ``M = mean_(k=0..K) A_hat^k`` (He et al. 2020, Eq. 7-9) for any two tables
+        ``users [U, d]`` and ``items [I, d]``: the final embeddings when they are the layer-0 ones. ``M`` is linear and
+        symmetric (``A_hat`` is), which is what LightGCN's closed-form curvature uses."""
         if graph.layout == torch.strided:                      # R_hat [U, I]: A_hat's off-diagonal blocks
-            users, items = self.user_emb, self.item_emb
             total_users, total_items = users, items
             for _ in range(self.num_layers):
                 users, items = graph @ items, graph.T @ users
                 total_users, total_items = total_users + users, total_items + items
             return total_users / (self.num_layers + 1), total_items / (self.num_layers + 1)
-        layer = torch.cat([self.user_emb, self.item_emb])
+        layer = torch.cat([users, items])
         total = layer
         for _ in range(self.num_layers):
             layer = torch.sparse.mm(graph, layer)

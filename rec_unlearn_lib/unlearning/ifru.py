@@ -43,8 +43,8 @@ import torch
 from ..forget import ForgetRequest
 from ..evaluation import evaluate
 from ..influence import (SOLVERS, LossClosure, MFCurvature, check_pruning, check_spillover_set,
-                         forget_loss_sum, forget_rows, full_batch, influence_unlearn, jacobi, mf_surrogate, pruned_rows,
-                         recommender_problem, rows_in_batch, spillover_loss, spillover_rows, supports_closed_form,
+                         closed_form_curvature, forget_loss_sum, forget_rows, full_batch, influence_unlearn, jacobi,
+                         mf_surrogate, pruned_rows, recommender_problem, rows_in_batch, spillover_loss, spillover_rows,
                          take_rows)
 from ..interactions import Interactions
 from ..models import MODELS
@@ -106,10 +106,12 @@ class InfluenceUnlearning(SingleModelMethod):
             (LightGCN with ``closed_form`` only: the Hessian of the same loss scored by the raw embeddings,
             without propagation, as IFRU's official code takes it;
             :func:`~rec_unlearn_lib.influence.mf_surrogate`).
-        closed_form: for MF, Hessian-vector products in closed form
-            (:class:`~rec_unlearn_lib.influence.MFCurvature`) instead of autograd's double backward, and CG
-            preconditioned by the Hessian's diagonal (:func:`~rec_unlearn_lib.influence.jacobi`):
-            the same system and tolerance, in less time.
+        closed_form: Hessian-vector products in closed form instead of autograd's double backward
+            (:func:`~rec_unlearn_lib.influence.closed_form_curvature`: for MF
+            :class:`~rec_unlearn_lib.influence.MFCurvature`, with CG preconditioned by the Hessian's diagonal,
+            :func:`~rec_unlearn_lib.influence.jacobi`; for LightGCN
+            :class:`~rec_unlearn_lib.influence.LightGCNCurvature`, unpreconditioned): the same system and
+            tolerance, in less time.
         profile, seed, device, settings, overrides: as :class:`~.base.UnlearningMethod`.
 
     After :meth:`forget`, :attr:`last_solve` holds the solver's diagnostics. The update assumes the model
@@ -225,18 +227,20 @@ class InfluenceUnlearning(SingleModelMethod):
             options["select"] = self.validation_score(model, batch, users, items, retain)
         with timed(self.device) as prepare:
             scored = mf_surrogate(model) if self.curvature == "mf-surrogate" else model
-            if self.closed_form and supports_closed_form(scored) and mask.any():
-                curvature = MFCurvature(scored, batch, gauss_newton=self.curvature == "gauss-newton")
+            curvature = (closed_form_curvature(scored, batch, gauss_newton=self.curvature == "gauss-newton")
+                         if self.closed_form and mask.any() else None)
+            if curvature is not None:
+                options["hvp"] = curvature.problem_hvp(problem)
+            if isinstance(curvature, MFCurvature):          # MF's diagonal: the damping's scale, the preconditioner
                 diagonal = curvature.diagonal()
                 if self.relative_damping is not None:
                     options["damping"] = self.relative_damping * _mean_diagonal(diagonal, *rows_in_batch(batch))
-                options["hvp"] = curvature.problem_hvp(problem)
                 if self.solver == "cg":
                     options["preconditioner"] = jacobi(curvature.problem_diagonal(problem, diagonal),
                                                        options.get("damping", 0.0))
             elif self.relative_damping is not None and mask.any():
-                raise ValueError(f"relative_damping needs MF's closed-form curvature; {type(model).__name__} "
-                                 f"takes an absolute damping (solver_options)")
+                raise ValueError(f"relative_damping needs MF's closed-form curvature and its diagonal; "
+                                 f"{type(model).__name__} takes an absolute damping (solver_options)")
         _, result = influence_unlearn(problem, loss, len(mask), int(mask.sum()), solver=self.solver, apply=True,
                                       **options)
         # score from the data left: LightGCN on the graph of D \ D_f (IFRU's code keeps the graph of D), users left without
