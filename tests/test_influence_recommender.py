@@ -228,7 +228,7 @@ def test_requests_outside_the_data_and_unsupported_objectives_are_refused(traine
 
 @pytest.mark.parametrize("name, objective", [("mf", "bce"), ("mf", "bpr"), ("lightgcn", "bce")])
 def test_newton_steps_reach_the_minimum_that_l_bfgs_reaches(name, objective) -> None:
-    """minimize_newton (closed-form curvature for MF, autograd through the graph for LightGCN) ends at a point
+    """minimize_newton (closed-form curvature for MF and for LightGCN through its graph) ends at a point
     whose gradient is below its tolerance, with the scores of L-BFGS from the same start (the scores: the
     parameters themselves are fixed only up to a rotation of users and items)."""
     train = _labelled()

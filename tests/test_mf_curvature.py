@@ -49,15 +49,15 @@ def test_closed_form_hvp_is_autograds(objective, rows, pair_matrices):
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])
 @pytest.mark.parametrize("rows", ["all", "some"])
-@pytest.mark.parametrize("dense_graph", [True, False])
-def test_lightgcn_closed_form_hvp_is_autograds(objective, rows, dense_graph):
+@pytest.mark.parametrize("dense_graph, pair_matrices", [(True, True), (False, True), (False, False)])
+def test_lightgcn_closed_form_hvp_is_autograds(objective, rows, dense_graph, pair_matrices):
     """LightGCN's product (propagate, MF's product at the final embeddings, propagate back, L2 on the ego rows)
     is autograd's double backward through the graph, on the sparse and the dense graph."""
     model, batch = _model(objective, "lightgcn", dense_graph)
     assert (model.graph.layout == torch.strided) == dense_graph
     subset = {"users": np.array([0, 2, 5]), "items": np.array([1, 3, 4, 8])} if rows == "some" else {}
     problem = recommender_problem(model, batch, **subset)
-    matvec = LightGCNCurvature(model, batch).problem_hvp(problem)
+    matvec = LightGCNCurvature(model, batch, pair_matrices).problem_hvp(problem)
     generator = torch.Generator().manual_seed(3)
     with problem.frozen_graph():
         for _ in range(3):
@@ -83,6 +83,11 @@ def test_closed_form_curvature_by_model():
         closed_form_curvature(*_model("bpr", "lightgcn"), gauss_newton=True)
     with pytest.raises(TypeError, match="needs a LightGCN"):
         LightGCNCurvature(build_model("bpr", 4, 5), {})
+    with pytest.raises(TypeError, match="needs BCE or BPR"):
+        LightGCNCurvature(build_model("lightgcn", 4, 5, objective="wmf"), {})
+    model, batch = _model("bpr", "lightgcn")
+    with pytest.raises(ValueError, match="own embedding tables"):
+        LightGCNCurvature(model, batch).final.diagonal()
 
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])

@@ -52,6 +52,9 @@ class LightGCNCurvature(TableCurvature):
     def __init__(self, model: LightGCN, batch: Batch, pair_matrices: bool | None = None) -> None:
         if not isinstance(model, LightGCN):
             raise TypeError(f"LightGCN's curvature needs a LightGCN, got {type(model).__name__}")
+        if not isinstance(model.objective, (BCEObjective, BPRObjective)):
+            raise TypeError(f"LightGCN's closed-form curvature needs BCE or BPR, got "
+                            f"{type(model.objective).__name__}")
         self.model, self.dim, self.graph = model, model.emb_dim, model.graph
         self.final = MFCurvature(model, batch, pair_matrices, tables=model.representations())
 

@@ -154,7 +154,7 @@ class MFCurvature(TableCurvature):
         if not (supports_closed_form(model) if tables is None else _pointwise_or_pairwise(model)):
             raise TypeError(f"closed-form curvature needs MF with BCE or BPR, got {type(model).__name__} with "
                             f"{type(model.objective).__name__}")
-        self.model = model
+        self.model, self.own_tables = model, tables is None
         P, Q = (model.user_emb, model.item_emb) if tables is None else tables
         P, Q = P.detach(), Q.detach()
         self.P, self.Q = P, Q
@@ -227,7 +227,13 @@ class MFCurvature(TableCurvature):
 
     @torch.no_grad()
     def diagonal(self) -> tuple[Tensor, Tensor]:
-        """``(users [U, d], items [I, d])``: the Hessian's diagonal, as two tables shaped like the embeddings."""
+        """``(users [U, d], items [I, d])``: the Hessian's diagonal, as two tables shaped like the embeddings.
+
+        Raises:
+            ValueError: other ``tables`` than the model's own score (the diagonal is then not the model's).
+        """
+        if not self.own_tables:
+            raise ValueError("the diagonal is the model's only when its own embedding tables score")
         users = (self.l2_users * torch.ones_like(self.P)).index_add_(0, self.users, self.f2[:, None] * self.a ** 2)
         items = self.l2_items * torch.ones_like(self.Q)
         if self.pair_matrices:     # sum_u W[u, i] p_u^2, W adding f'' at (u, i) and at (u, j)

@@ -57,7 +57,7 @@ FULL_FORGET: tuple[tuple[str, float], ...] = (("random", 0.001), ("random", 0.00
                                                ("attack", 0.01), ("attack", 0.02), ("attack", 0.05))
 """The (setting, ratio) pairs of each profile: ratios of interactions (``users``: of the users)."""
 
-#: damping of the influence methods' Hessian on LightGCN (no closed-form curvature to scale it by)
+#: damping of the influence methods' Hessian on LightGCN (its closed-form curvature has no cheap diagonal to scale it by)
 LIGHTGCN_DAMPING = 1e-3
 #: on MF, the damping as this multiple of the Hessian's mean diagonal entry (Levenberg-Marquardt). UBPR's default of 1
 #: met negative curvature at the quick profile's early-stopped BPR-MF and MF on ML-100K (best epochs 8 and 2,
