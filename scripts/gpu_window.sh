@@ -6,7 +6,9 @@
 # Each step runs under its own time limit, cut to what is left of SECONDS, and writes its own
 # result file with metadata (device, versions, commit, seed, command, wall time) under OUTDIR, so
 # a window that ends early still brings back every step it finished. A step that fails is logged
-# (OUTDIR/<step>.log) and the next one runs. The study resumes: when STUDY_FROM names the folder of
+# (OUTDIR/steps.log holds every step's output) and the next one runs. A device call returns at most 8
+# files, so the machine's facts go into OUTDIR/steps.txt with each step's exit status, and the studies'
+# Parquet copies of their CSV tables are removed at the end. The study resumes: when STUDY_FROM names the folder of
 # an earlier partial full-profile study, its rows are copied in first and only the missing cells run.
 #
 # Environment: REC_UNLEARN_DATA (default .device-data, a copy of ../shared/data/receraser-ml-1m
@@ -40,7 +42,8 @@ step() {
   fi
   ((cap > left)) && cap=$left
   local start=$SECONDS
-  timeout --signal=INT --kill-after=10 "$cap" "$@" > "$out/$name.log" 2>&1
+  echo "::: $name: $*" >> "$out/steps.log"
+  timeout --signal=INT --kill-after=10 "$cap" "$@" >> "$out/steps.log" 2>&1
   local rc=$?
   echo "::: $name rc=$rc $((SECONDS - start))s (limit ${cap}s): $*" | tee -a "$out/steps.txt"
   return $rc
@@ -52,7 +55,7 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "python", platform
 print("gpu", torch.cuda.get_device_name() if torch.cuda.is_available() else "none")
 EOF
   git rev-parse HEAD 2>/dev/null || echo "commit: ${REC_UNLEARN_COMMIT:-unknown}"
-} > "$out/machine.txt" 2>&1
+} > "$out/steps.txt" 2>&1
 
 cli=("$python" -m rec_unlearn_lib)
 common=(--profile "$profile" --device "$device" --seed 0)
@@ -64,27 +67,22 @@ if step gpu-tests 75 "$python" -m pytest tests/test_training.py tests/test_timin
   together=(--together)
 fi
 
-# 2. RecEraser's Tables 3 and 4 for LightGCN (Retrain, RecEraser, SISA), the rows the last window lacked.
-step tables-lightgcn 300 "${cli[@]}" tables --models lightgcn --methods retrain receraser sisa "${common[@]}" \
-  --deletions 100 --budget-seconds 90 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
+# 2. RecEraser's Tables 3 and 4 for LightGCN, the rows still missing: SISA's Table 3 and RecEraser's deletions
+#    (RecEraser first, its deletions until 200 s from the start), then Retrain again for the ratio in the same run.
+step tables-lightgcn 400 "${cli[@]}" tables --models lightgcn --methods receraser sisa retrain "${common[@]}" \
+  --deletions 100 --budget-seconds 200 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
 
-# 3. The influence methods against Retrain at the full profile (MF and BPR-MF, the smallest random request and
-#    IFRU's attack): their speed-up and gap to Retrain on the GPU, resumable like the study below.
-step study-influence 240 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress \
-  --backbones mf bpr --methods retrain ifru scif ubpr --forget random:0.001 attack:0.02 --out "$out/study-influence"
+# 3. The influence methods against Retrain at the full profile on LightGCN (MF and BPR-MF: results/gpu-2026-11-27),
+#    the smallest random request and IFRU's attack, resumable like the study below.
+step study-influence-lightgcn 300 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress \
+  --backbones lightgcn --methods retrain ifru scif ubpr --forget random:0.001 attack:0.02 \
+  --out "$out/study-influence-lightgcn"
 
-# 4. SISA's one deletion with the ten sub-models one by one, then side by side, in one run each.
-for mode in alone together; do
-  flags=()
-  [[ $mode == together ]] && flags=(--together)
-  step "sisa-$mode" 90 "${cli[@]}" unlearn --model bpr --method sisa "${common[@]}" --forget-ratio 0.001 "${flags[@]}"
-  [[ -s "$out/sisa-$mode.log" ]] && tail -n 1 "$out/sisa-$mode.log" > "$out/sisa_$mode.json"
-done
-
-# 5. The study in the full profile, with whatever time is left (resumable across windows).
+# 4. The study in the full profile, with whatever time is left (resumable across windows).
 if [[ -n "${STUDY_FROM:-}" ]]; then
   mkdir -p "$out/study-full"
   cp -r "$STUDY_FROM/." "$out/study-full/"
 fi
 step study-full 100000 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress --out "$out/study-full"
+find "$out" -name study.parquet -delete      # the same tables as study.csv: within the 8 files a call returns
 echo "::: window done after $SECONDS s" | tee -a "$out/steps.txt"

@@ -34,30 +34,19 @@ def _model(objective: str, backbone: str = "mf", dense_graph: bool | None = None
 
 @pytest.mark.parametrize("objective", ["bpr", "bce"])
 @pytest.mark.parametrize("rows", ["all", "some"])
-@pytest.mark.parametrize("pair_matrices", [True, False])
-def test_closed_form_hvp_is_autograds(objective, rows, pair_matrices):
-    model, batch = _model(objective)
+@pytest.mark.parametrize("backbone, dense_graph, pair_matrices", [
+    ("mf", None, True), ("mf", None, False),
+    ("lightgcn", True, True), ("lightgcn", False, True), ("lightgcn", False, False)])
+def test_closed_form_hvp_is_autograds(objective, rows, backbone, dense_graph, pair_matrices):
+    """MF's products, and LightGCN's (propagate, MF's product at the final embeddings, propagate back, L2 on the
+    ego rows) on its sparse and its dense graph, are autograd's double backward."""
+    model, batch = _model(objective, backbone, dense_graph)
+    if backbone == "lightgcn":
+        assert (model.graph.layout == torch.strided) == dense_graph
     subset = {"users": np.array([0, 2, 5]), "items": np.array([1, 3, 4, 8])} if rows == "some" else {}
     problem = recommender_problem(model, batch, **subset)
-    matvec = MFCurvature(model, batch, pair_matrices).problem_hvp(problem)
-    generator = torch.Generator().manual_seed(3)
-    with problem.frozen_graph():
-        for _ in range(3):
-            v = torch.randn(problem.num_params, dtype=torch.float64, generator=generator)
-            torch.testing.assert_close(matvec(v), problem.hvp(v), rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("objective", ["bpr", "bce"])
-@pytest.mark.parametrize("rows", ["all", "some"])
-@pytest.mark.parametrize("dense_graph, pair_matrices", [(True, True), (False, True), (False, False)])
-def test_lightgcn_closed_form_hvp_is_autograds(objective, rows, dense_graph, pair_matrices):
-    """LightGCN's product (propagate, MF's product at the final embeddings, propagate back, L2 on the ego rows)
-    is autograd's double backward through the graph, on the sparse and the dense graph."""
-    model, batch = _model(objective, "lightgcn", dense_graph)
-    assert (model.graph.layout == torch.strided) == dense_graph
-    subset = {"users": np.array([0, 2, 5]), "items": np.array([1, 3, 4, 8])} if rows == "some" else {}
-    problem = recommender_problem(model, batch, **subset)
-    matvec = LightGCNCurvature(model, batch, pair_matrices).problem_hvp(problem)
+    curvature = (MFCurvature if backbone == "mf" else LightGCNCurvature)(model, batch, pair_matrices)
+    matvec = curvature.problem_hvp(problem)
     generator = torch.Generator().manual_seed(3)
     with problem.frozen_graph():
         for _ in range(3):
