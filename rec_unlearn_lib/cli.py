@@ -192,7 +192,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     for model in args.models:
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
                                         runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
-                                        embeddings, _together(args)):
+                                        embeddings, _together(args), args.aggregations):
             add(row)
 
 
@@ -339,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "many deletions were made)")
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
     tables.add_argument("--together", action="store_true", help=TOGETHER_HELP)
+    _choice(tables, "--aggregations", AGGREGATIONS, "also score RecEraser's sub-models under these aggregators "
+            "(only the aggregator is trained again; rows 'receraser, NAME')", nargs="+", default=[])
     tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")
     _common(tables)
     tables.set_defaults(func=cmd_tables)

@@ -55,6 +55,18 @@ def test_sharded_reproduction_rows_and_budget(synthetic):
     assert (cut["table"] != "4").all() and (cut["table"] == "3").sum() == 2 * len(TABLE3_KS)
 
 
+def test_sharded_reproduction_scores_receraser_sub_models_under_more_aggregators(synthetic):
+    split = random_split(synthetic.interactions, seed=0)
+    for backbone, expected in [("lightgcn", {"receraser", "receraser, mean", "receraser, attention-graph"}),
+                               ("bpr", {"receraser", "receraser, mean"})]:    # attention-graph needs LightGCN
+        rows = pd.DataFrame(sharded_reproduction(backbone, split, ("receraser",), deletions=1, profile="quick",
+                                                 device="cpu", epochs=1, aggregations=("mean", "attention-graph")))
+        assert set(rows.loc[rows["table"] == "3", "method"]) == expected
+        fits = rows[rows["table"] == "fit"].set_index("method")
+        assert (fits.loc[sorted(expected - {"receraser"}), "fit_aggregator"] >= 0).all()
+        assert set(rows.loc[rows["table"] == "4", "method"]) == {"receraser"}
+
+
 def _rows(*rows: tuple) -> pd.DataFrame:
     return pd.DataFrame([dict(zip(("backbone", "method", "table", "metric", "value", "delete_shards",
                                    "delete_aggregator"), row)) for row in rows])

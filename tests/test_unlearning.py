@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from rec_unlearn_lib.evaluation import evaluate
+from rec_unlearn_lib.models import normalized_adjacency
 from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
 from rec_unlearn_lib.settings import Runtime, backbone_settings
 from rec_unlearn_lib.splits import make_split, random_split
-from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, ForgettingReport, MeanAggregator, RecEraser,
-                                        Retrain, SISA, ShardedUnlearning, StaticAggregator, UnlearnResult,
-                                        make_method, measure_forgetting, train_shard)
+from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, ForgettingReport, GraphAttentionAggregator,
+                                        MeanAggregator, RecEraser, Retrain, SISA, ShardedUnlearning, ShardJob,
+                                        StaticAggregator, UnlearnResult, make_aggregator, make_method,
+                                        measure_forgetting, train_shard)
 
 TINY = {"emb_dim": 8, "epochs": 3, "patience": 0, "batch_size": 512}
 SHARDING = {"rounds": 5, "agg_epochs": 2, "agg_patience": 0, "agg_batch_size": 1024}
@@ -308,3 +310,62 @@ def test_methods_resolve_their_runtime_once(split):
     assert method.settings == backbone_settings("bpr", "quick").replace(**TINY)
     same = Retrain("bpr", profile="full", seed=3, device="cpu", settings=method.settings)
     assert same.settings == method.settings and same.profile == "full"
+
+
+def test_graph_attention_aggregator_is_the_attention_aggregate_propagated_over_the_training_graph(split):
+    """RecEraser's official LightGCN aggregator: Eq. 5-7 on layer-0 tables, then ``M = mean_k A_hat^k`` of the
+    training graph (an explicit dense ``M`` here); with no layers it is the attention aggregator."""
+    torch.manual_seed(0)
+    k, d = 3, 4
+    ureps, ireps = torch.randn(k, split.num_users, d), torch.randn(k, split.num_items, d)
+    useen, iseen = torch.rand(k, split.num_users) > 0.3, torch.rand(k, split.num_items) > 0.3
+    make = {layers: GraphAttentionAggregator(ureps, ireps, useen, iseen, attention_size=3, num_layers=layers)
+            for layers in (0, 2)}
+    att = AttentionAggregator(ureps, ireps, useen, iseen, attention_size=3)
+    with torch.no_grad():
+        for p in att.parameters():
+            p.normal_()
+    for agg in make.values():
+        agg.load_state_dict(att.state_dict(), strict=False)
+        agg.fit_data(split.train)
+    a_hat = torch.as_tensor(normalized_adjacency(split.train).toarray(), dtype=torch.float64)
+    m = (torch.eye(len(a_hat), dtype=torch.float64) + a_hat + a_hat @ a_hat) / 3
+    with torch.no_grad():
+        plain = torch.cat(att.representations()).double()
+        users, items = make[2].representations()
+        torch.testing.assert_close(torch.cat(make[0].representations()).double(), plain)
+    torch.testing.assert_close(torch.cat([users, items]).double(), m @ plain, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(make[2].weights()[0], att.weights()[0])
+
+
+def test_graph_attention_over_one_shard_of_all_data_is_that_lightgcn(split):
+    """One shard holding every row: the untrained aggregate (W = I, b = 0, one shard) is the sub-model's
+    layer-0 tables, and propagating them over the training graph gives back its final representations."""
+    settings = backbone_settings("lightgcn", "quick").replace(**TINY)
+    sub = train_shard(ShardJob(0, "lightgcn", settings, split.train, split, 7, torch.device("cpu")))
+    assert not torch.equal(sub.user_ego, sub.user_reps)
+    agg = make_aggregator("attention-graph", sub.user_ego[None], sub.item_ego[None],
+                          torch.as_tensor(sub.user_seen[None]), torch.as_tensor(sub.item_seen[None]),
+                          num_layers=settings.num_layers)
+    agg.fit_data(split.train)
+    with torch.no_grad():
+        users, items = agg.representations()
+    torch.testing.assert_close(users[sub.user_seen], sub.user_reps[sub.user_seen])
+    torch.testing.assert_close(items[sub.item_seen], sub.item_reps[sub.item_seen])
+
+
+def test_receraser_with_the_official_lightgcn_aggregator_propagates_over_the_data_left(split):
+    method = sharded(backbone="lightgcn", shards=2, partition="random", aggregation="attention-graph").fit(split)
+    assert isinstance(method.model, GraphAttentionAggregator)
+    graph = method.model.graph.to_dense()
+    torch.testing.assert_close(graph, method.model.graph_of(split.train).to_dense())
+    request = ForgetRequest.random(split.train, count=30, seed=4)
+    method.forget(request)
+    after = method.model.graph.to_dense()
+    torch.testing.assert_close(after, method.model.graph_of(request.split(split.train)[0]).to_dense())
+    assert not torch.equal(after, graph)
+    assert all(np.isfinite(v) for v in evaluate(method.model, split, "test").values())
+    with pytest.raises(ValueError, match="needs LightGCN sub-models"):
+        sharded(backbone="bpr", aggregation="attention-graph")
+    with pytest.raises(ValueError, match="needs LightGCN sub-models"):
+        sharded(backbone="bpr").with_aggregation("attention-graph")

@@ -21,7 +21,7 @@ import torch
 from ..interactions import Interactions
 from ..registry import Registry
 from .base import EmbeddingModel, EmbeddingScorer, InnerProductModel, Recommender, Scorer
-from .lightgcn import LightGCN, normalized_adjacency
+from .lightgcn import GraphPropagation, LightGCN, normalized_adjacency
 from .mf import MF
 from .objectives import OBJECTIVES, Batch, BCEObjective, BPRObjective, Objective, WMFObjective
 from .popularity import Popularity
@@ -97,6 +97,6 @@ def build_model(name: str, num_users: int, num_items: int, train: Interactions |
     return model
 
 
-__all__ = ["Backbone", "Batch", "BCEObjective", "BPRObjective", "EmbeddingModel", "EmbeddingScorer",
+__all__ = ["Backbone", "Batch", "BCEObjective", "BPRObjective", "EmbeddingModel", "EmbeddingScorer", "GraphPropagation",
            "InnerProductModel", "LightGCN", "MF", "MODELS", "OBJECTIVES", "Objective", "Popularity", "Recommender",
            "Scorer", "WMFObjective", "build_model", "make_objective", "normalized_adjacency", "trainable_models"]

@@ -19,6 +19,7 @@ The graph is held in one of two forms, chosen when the model gets its data (:met
 from __future__ import annotations
 
 import copy
+import itertools
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -49,42 +50,43 @@ def normalized_adjacency(train: Interactions) -> sp.csr_matrix:
     return (scale @ adj @ scale).tocsr().astype(np.float32)
 
 
-class LightGCN(EmbeddingModel):
-    """LightGCN with ``num_layers`` propagation layers, layer embeddings averaged.
+class GraphPropagation:
+    """Mixin of a :class:`~.base.InnerProductModel` that propagates tables over the normalised graph of its
+    training data (He et al. 2020, Eq. 7-9): LightGCN, and RecEraser's official LightGCN aggregator.
 
-    Call :meth:`fit_data` with the training interactions before use: the graph is
-    built from them (and rebuilt when a method retrains on the retain set).
-
-    Args:
-        num_users, num_items, emb_dim, objective, init_std, generator: as :class:`~.base.EmbeddingModel`.
-        num_layers: ``K``, 3 in RecEraser, 1 in IFRU.
-        dense_graph: hold the graph as the dense user-item block (``True``), as a sparse matrix
-            (``False``), or decide by device and size (``None``: dense on a GPU up to
-            :data:`DENSE_GRAPH_MAX_ENTRIES`).
+    It holds ``num_layers`` (``K``), ``dense_graph`` (see :class:`LightGCN`) and ``graph``, built by
+    :meth:`fit_data` from the training interactions (and rebuilt when a method retrains on the retain set),
+    on the device and in the dtype of the model's first parameter or buffer. Call :meth:`init_graph` in
+    ``__init__``, after the module's own initialisation.
     """
 
-    name = "lightgcn"
+    num_layers: int
+    dense_graph: bool | None
+    graph: torch.Tensor | None
+    num_users: int
+    num_items: int
 
-    def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: Objective,
-                 num_layers: int = 3, init_std: float = 0.1, generator: torch.Generator | None = None,
-                 dense_graph: bool | None = None) -> None:
-        super().__init__(num_users, num_items, emb_dim, objective, init_std, generator)
+    def init_graph(self, num_layers: int, dense_graph: bool | None) -> None:
         if num_layers < 0:
             raise ValueError(f"num_layers must be non-negative, got {num_layers}")
         self.num_layers = num_layers
         self.dense_graph = dense_graph
-        self.graph: torch.Tensor | None = None
+        self.graph = None
+
+    def _placement(self) -> torch.Tensor:
+        """The model's first parameter or buffer: the graph goes to its device and dtype."""
+        return next(itertools.chain(self.parameters(), self.buffers()))  # type: ignore[attr-defined]
 
     @property
-    def graph_capturable(self) -> bool:  # type: ignore[override]
+    def graph_capturable(self) -> bool:
         """Only the dense graph can be recorded as a CUDA graph (the sparse product copies from the host)."""
         return self.graph is not None and self.graph.layout == torch.strided
 
     def fit_data(self, train: Interactions) -> None:
-        super().fit_data(train)
+        super().fit_data(train)  # type: ignore[misc]
         self.graph = self.graph_of(train)
 
-    def __deepcopy__(self, memo: dict) -> "LightGCN":
+    def __deepcopy__(self, memo: dict) -> "GraphPropagation":
         """A deep copy that shares the (constant) graph: a sparse CSR tensor cannot be deep-copied."""
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
@@ -93,31 +95,26 @@ class LightGCN(EmbeddingModel):
         return clone
 
     def _apply(self, fn, recurse=True):  # keep the (non-parameter) graph on the model's device
-        module = super()._apply(fn, recurse)
+        module = super()._apply(fn, recurse)  # type: ignore[misc]
         if self.graph is not None:
             self.graph = fn(self.graph)
         return module
-
-    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.graph is None:
-            raise RuntimeError("LightGCN has no graph yet: call fit_data(train) first")
-        return self.propagate(self.graph)
 
     def uses_dense_graph(self) -> bool:
         """Whether :meth:`graph_of` gives the dense user-item block (see the module's docstring)."""
         if self.dense_graph is not None:
             return self.dense_graph
-        return self.user_emb.device.type == "cuda" and self.num_users * self.num_items <= DENSE_GRAPH_MAX_ENTRIES
+        return self._placement().device.type == "cuda" and self.num_users * self.num_items <= DENSE_GRAPH_MAX_ENTRIES
 
     def graph_of(self, train: Interactions) -> torch.Tensor:
         """The normalised graph of ``train`` on the model's device and dtype: the sparse ``A_hat``
         [(U+I), (U+I)], or its dense user-item block ``R_hat`` [U, I] (:meth:`uses_dense_graph`)."""
         adjacency = normalized_adjacency(train)
-        device, dtype = self.user_emb.device, self.user_emb.dtype
+        reference = self._placement()
         if self.uses_dense_graph():
             block = adjacency[: self.num_users, self.num_users:].toarray()
-            return torch.as_tensor(block, dtype=dtype).to(device)
-        return csr_to_torch(adjacency, device=device).to(dtype)
+            return torch.as_tensor(block, dtype=reference.dtype).to(reference.device)
+        return csr_to_torch(adjacency, device=reference.device).to(reference.dtype)
 
     @contextmanager
     def graph_swapped(self, graph: torch.Tensor) -> Iterator[None]:
@@ -128,10 +125,11 @@ class LightGCN(EmbeddingModel):
         finally:
             self.graph = own
 
-    def propagate(self, graph: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final ``(users [U, d], items [I, d])`` of the current embeddings propagated on ``graph``
-        (He et al. 2020, Eq. 7-9); IFRU's spillover compares the graphs of D and of D minus D_f."""
-        return self.propagate_tables(graph, self.user_emb, self.item_emb)
+    def own_graph(self) -> torch.Tensor:
+        """The graph of the training data (:meth:`fit_data` must have run)."""
+        if self.graph is None:
+            raise RuntimeError(f"{type(self).__name__} has no graph yet: call fit_data(train) first")
+        return self.graph
 
     def propagate_tables(self, graph: torch.Tensor, users: torch.Tensor,
                          items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,3 +149,34 @@ class LightGCN(EmbeddingModel):
             total = total + layer
         final = total / (self.num_layers + 1)
         return final[: self.num_users], final[self.num_users:]
+
+
+class LightGCN(GraphPropagation, EmbeddingModel):
+    """LightGCN with ``num_layers`` propagation layers, layer embeddings averaged.
+
+    Call :meth:`fit_data` with the training interactions before use: the graph is
+    built from them (and rebuilt when a method retrains on the retain set).
+
+    Args:
+        num_users, num_items, emb_dim, objective, init_std, generator: as :class:`~.base.EmbeddingModel`.
+        num_layers: ``K``, 3 in RecEraser, 1 in IFRU.
+        dense_graph: hold the graph as the dense user-item block (``True``), as a sparse matrix
+            (``False``), or decide by device and size (``None``: dense on a GPU up to
+            :data:`DENSE_GRAPH_MAX_ENTRIES`).
+    """
+
+    name = "lightgcn"
+
+    def __init__(self, num_users: int, num_items: int, emb_dim: int, objective: Objective,
+                 num_layers: int = 3, init_std: float = 0.1, generator: torch.Generator | None = None,
+                 dense_graph: bool | None = None) -> None:
+        super().__init__(num_users, num_items, emb_dim, objective, init_std, generator)
+        self.init_graph(num_layers, dense_graph)
+
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.propagate(self.own_graph())
+
+    def propagate(self, graph: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final ``(users [U, d], items [I, d])`` of the current embeddings propagated on ``graph``
+        (He et al. 2020, Eq. 7-9); IFRU's spillover compares the graphs of D and of D minus D_f."""
+        return self.propagate_tables(graph, self.user_emb, self.item_emb)

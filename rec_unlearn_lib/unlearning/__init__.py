@@ -5,7 +5,8 @@
   and the registries :data:`METHODS` (every method by name) and :data:`MODES` (batch, sequential);
 * :mod:`.retrain`: :class:`Retrain`, the same backbone trained from scratch on ``D \\ D_f``;
 * :mod:`.partition`: random, UBP, IBP and InBP partitions (RecEraser Eq. 1-4);
-* :mod:`.aggregation`: mean, static and attention aggregators (RecEraser Eq. 5-8);
+* :mod:`.aggregation`: mean, static and attention aggregators (RecEraser Eq. 5-8), and the official
+  code's LightGCN aggregator (attention over layer-0 embeddings, then propagation);
 * :mod:`.sharded`: :class:`SISA`, :class:`RecEraser` and the general :class:`ShardedUnlearning`;
 * :mod:`.ifru`: :class:`IFRU` and :class:`SCIF`, one influence-function step (:class:`InfluenceUnlearning`);
 * :mod:`.ifru_tables`: IFRU's attack-setting evaluation (Table 2 with the completeness coefficient, seconds);
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .aggregation import (AGGREGATIONS, Aggregator, AttentionAggregator, FrozenEmbeddings, MeanAggregator,
-                          StaticAggregator, make_aggregator)
+from .aggregation import (AGGREGATIONS, Aggregator, AttentionAggregator, FrozenEmbeddings, GraphAttentionAggregator,
+                          MeanAggregator, StaticAggregator, make_aggregator)
 from .base import METHODS, MODES, SingleModelMethod, UnlearningMethod, UnlearnResult, one_at_a_time, sharding_caps
 from .experiment import ForgettingReport, completeness, measure_forgetting, unlearning_experiment
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
@@ -46,7 +47,7 @@ def make_method(name: str, backbone: str = "bpr", **kwargs: Any) -> UnlearningMe
 
 
 __all__ = ["AUCS", "CURVATURES", "IFRU_RATIOS", "IFRU_VARIANTS", "PAPER_TABLE2_AMAZON", "PAPER_TABLE3_SECONDS", "STEP_SCALES", "completeness", "completeness_table",
-           "ifru_reproduction", "ifru_speed_table", "scaled_update", "step_length_sweep", "AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "IFRU",
+           "ifru_reproduction", "ifru_speed_table", "scaled_update", "step_length_sweep", "AGGREGATIONS", "Aggregator", "AttentionAggregator", "ForgettingReport", "FrozenEmbeddings", "GraphAttentionAggregator", "IFRU",
            "InfluenceUnlearning", "METHODS", "MODES", "MeanAggregator", "PARTITIONS", "Partition", "RecEraser",
            "Retrain", "SCIF", "SISA", "ShardJob", "ShardedUnlearning", "SingleModelMethod", "StaticAggregator",
            "PAPER_UBPR_TABLE3", "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",

@@ -5,7 +5,8 @@ product of aggregated user and item representations, so the trainer, the objecti
 every metric work on it unchanged. The sub-models enter as frozen buffers:
 
 * ``user_reps`` float [K, num_users, d] and ``item_reps`` float [K, num_items, d], the final
-  representations of each sub-model (for LightGCN: propagated on its shard's graph);
+  representations of each sub-model (for LightGCN: propagated on its shard's graph), or, for an
+  aggregator whose :attr:`Aggregator.reads` is ``"layer-0"``, the sub-models' layer-0 embeddings;
 * ``user_seen`` / ``item_seen`` bool [K, num_users] / [K, num_items]: whether shard ``k``
   holds any interaction of the user / item.
 
@@ -16,15 +17,19 @@ score for the pair is 0 (no opinion), and the attention aggregator gives it weig
 softmax of Eq. 7 runs over the shards that saw the node). A node seen by no shard (no
 training interaction at all) gets the zero representation, score 0.
 
-=================  ==============================================================  ===================
-aggregator         score                                                           trained params
-=================  ==============================================================  ===================
-``mean``           ``s_ui = (1/K) sum_k s^k_ui`` (SISA; RecEraser's MeanAgg)       none
-``static``         ``s_ui = sum_k w_k s^k_ui``, ``w = softmax(v)`` (GraphEraser,   ``v`` [K]
-                   RecEraser's StaticAgg)
-``attention``      ``s_ui = p_u . q_i`` with Eq. 5-7 (RecEraser's AttAgg)          ``W^k, b^k``,
-                                                                                   user/item attention
-=================  ==============================================================  ===================
+===================  =============================================================  ===================
+aggregator           score                                                          trained params
+===================  =============================================================  ===================
+``mean``             ``s_ui = (1/K) sum_k s^k_ui`` (SISA; RecEraser's MeanAgg)      none
+``static``           ``s_ui = sum_k w_k s^k_ui``, ``w = softmax(v)`` (GraphEraser,  ``v`` [K]
+                     RecEraser's StaticAgg)
+``attention``        ``s_ui = p_u . q_i`` with Eq. 5-7 (RecEraser's AttAgg)         ``W^k, b^k``,
+                                                                                    user/item attention
+``attention-graph``  Eq. 5-7 over the sub-models' layer-0 embeddings, then          as ``attention``
+                     LightGCN's propagation over the graph of all (remaining)
+                     training data (RecEraser's official LightGCN aggregator, not
+                     in the paper)
+===================  =============================================================  ===================
 
 Trained aggregators minimise the backbone's own loss on all (remaining) training data with
 the sub-models frozen, plus ``agg_reg / 2 * ||Theta||^2`` on their parameters (Eq. 8). The paper's
@@ -35,12 +40,13 @@ official code uses, so ``agg_reg = 1e-5`` is the paper's ``lambda = 5e-6``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
 
 from ..models.base import InnerProductModel
+from ..models.lightgcn import GraphPropagation
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -73,6 +79,9 @@ class Aggregator(InnerProductModel):
     """
 
     name = "aggregator"
+    #: which tables of the sub-models it combines: their ``"final"`` representations, or their ``"layer-0"``
+    #: embeddings (before any graph propagation; the same tables for backbones without one)
+    reads: ClassVar[str] = "final"
 
     def __init__(self, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                  item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0) -> None:
@@ -88,8 +97,10 @@ class Aggregator(InnerProductModel):
     @classmethod
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-               attention_size: int = 32, generator: torch.Generator | None = None) -> "Aggregator":
-        """The aggregator from the sharding settings it uses (parameter-free ones ignore the last two)."""
+               attention_size: int = 32, generator: torch.Generator | None = None,
+               num_layers: int = 0) -> "Aggregator":
+        """The aggregator from the sharding settings it uses (each ignores those it has no use for:
+        ``attention_size`` and ``generator`` the parameter-free ones, ``num_layers`` all but the propagated one)."""
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
 
     def penalty(self) -> torch.Tensor:
@@ -184,7 +195,8 @@ class AttentionAggregator(Aggregator):
     @classmethod
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-               attention_size: int = 32, generator: torch.Generator | None = None) -> "AttentionAggregator":
+               attention_size: int = 32, generator: torch.Generator | None = None,
+               num_layers: int = 0) -> "AttentionAggregator":
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
                    generator=generator)
 
@@ -220,12 +232,57 @@ class AttentionAggregator(Aggregator):
         return alpha, beta
 
 
+@AGGREGATIONS.register("attention-graph", "RecEraser's official LightGCN aggregator: attention over the "
+                       "sub-models' layer-0 embeddings, then propagation over the whole training graph")
+class GraphAttentionAggregator(GraphPropagation, AttentionAggregator):
+    """RecEraser's LightGCN aggregator as its official code builds it (``train_agg_model2``), not as the paper
+    describes it: Eq. 5-7 combine the sub-models' **layer-0** embeddings, and the aggregate is then propagated
+    through ``num_layers`` LightGCN layers over the graph of all training data (the data left, after a deletion:
+    :meth:`fit_data` builds it), ``(p, q) = M (p^0, q^0)`` with ``M = mean_(k=0..K) A_hat^k`` (He et al. 2020,
+    Eq. 7-9).
+
+    The attention aggregator combines each sub-model's final representations, propagated on its own shard's
+    graph only; here every user and item also gathers from the neighbours that other shards hold. Retrained on
+    ``D \\ D_f`` with the graph of ``D \\ D_f``, it keeps sharded unlearning exact. As in
+    :class:`AttentionAggregator`, a sub-model that never saw a node gives it weight 0 (the official code feeds
+    that sub-model's random initial embedding to the attention), and there is no dropout (the official code
+    drops 30 % of the aggregated user embedding in training). Cost per call: the attention's, plus one
+    propagation, ``O(K nnz d)`` (sparse graph).
+
+    Args:
+        user_reps, item_reps: the sub-models' layer-0 embeddings, float [K, U, d] and [K, I, d].
+        num_layers: LightGCN's ``K`` (the sub-models' own).
+        dense_graph: as :class:`~rec_unlearn_lib.models.LightGCN`.
+        other arguments: as :class:`AttentionAggregator`.
+    """
+
+    name = "attention-graph"
+    reads: ClassVar[str] = "layer-0"
+
+    def __init__(self, *args, num_layers: int = 3, dense_graph: bool | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.init_graph(num_layers, dense_graph)
+
+    @classmethod
+    def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
+               item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
+               attention_size: int = 32, generator: torch.Generator | None = None,
+               num_layers: int = 0) -> "GraphAttentionAggregator":
+        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
+                   generator=generator, num_layers=num_layers)
+
+    def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.propagate_tables(self.own_graph(), *super().representations())
+
+
 def make_aggregator(name: str, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                     item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-                    attention_size: int = 32, generator: torch.Generator | None = None) -> Aggregator:
-    """An aggregator of :data:`AGGREGATIONS` by name over stacked sub-model representations.
+                    attention_size: int = 32, generator: torch.Generator | None = None,
+                    num_layers: int = 0) -> Aggregator:
+    """An aggregator of :data:`AGGREGATIONS` by name over stacked sub-model tables (those its ``reads`` names).
 
-    ``generator`` draws the initial parameters of trained aggregators (``None``: torch's global one).
+    ``generator`` draws the initial parameters of trained aggregators (``None``: torch's global one);
+    ``num_layers`` is the propagation depth of ``attention-graph`` (the LightGCN sub-models' own).
     """
     return AGGREGATIONS[name].create(user_reps, item_reps, user_seen, item_seen, objective, agg_reg,
-                                     attention_size, generator)
+                                     attention_size, generator, num_layers)

@@ -23,6 +23,7 @@ from ..forget import ForgetRequest
 from ..splits import Split
 from ..timing import timed
 from .base import METHODS, one_at_a_time, sharding_caps
+from .sharded import aggregation_unsupported
 
 TABLE3_KS: tuple[int, ...] = (10, 20, 50)
 TABLE3_METHODS: tuple[str, ...] = ("retrain", "sisa", "receraser")
@@ -55,7 +56,8 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
                          deletions: int = 100, profile: str | None = None, seed: int = 0,
                          device: str | None = None, budget_seconds: float | None = None,
                          epochs: int | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None,
-                         sharding: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+                         sharding: dict[str, Any] | None = None,
+                         aggregations: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
     breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds).
 
@@ -73,6 +75,11 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
         embeddings: ``(users [U, d], items [I, d])`` for the balanced partitions (``None``: each sharded
             method trains its own, and its fit row counts their seconds as ``fit_embeddings``).
         sharding: overrides of the sharded methods' settings (e.g. ``{"together": True}``).
+        aggregations: names of :data:`~.aggregation.AGGREGATIONS` that RecEraser's sub-models are also scored
+            under, before its deletions: only the aggregator is trained again
+            (:meth:`~.sharded.ShardedUnlearning.with_aggregation`), and its fit and Table 3 rows are named
+            ``"receraser, NAME"`` (e.g. ``attention-graph``, the official code's LightGCN aggregator; skipped
+            where it does not apply to ``backbone``, :func:`~.sharded.aggregation_unsupported`).
     """
     start = time.perf_counter()
     request = ForgetRequest.random(split.train, count=deletions, seed=seed)
@@ -93,6 +100,16 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             yield {**common, "table": "3", "metric": metric, "value": value}
         if name == "retrain":
             continue
+        for aggregation in aggregations if name == "receraser" else ():
+            if aggregation_unsupported(aggregation, backbone):
+                continue
+            with timed(method.device) as clock:
+                other = method.with_aggregation(aggregation)
+            variant = {**common, "method": f"{name}, {aggregation}"}
+            yield {**variant, "table": "fit", "metric": "seconds", "value": clock.seconds,
+                   "fit_aggregator": other.fit_seconds["aggregator"]}
+            for metric, value in evaluate(other.model, split, "test", ks=TABLE3_KS).items():
+                yield {**variant, "table": "3", "metric": metric, "value": value}
         for j, single in enumerate(one_at_a_time(request)):
             if budget_seconds is not None and time.perf_counter() - start > budget_seconds:
                 break

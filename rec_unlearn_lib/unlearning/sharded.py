@@ -34,11 +34,12 @@ from ..config import torch_generator
 from ..interactions import Interactions
 from ..models import MODELS, make_objective
 from ..models.base import InnerProductModel, Recommender
+from ..models.lightgcn import LightGCN
 from ..settings import BackboneSettings, ShardingSettings, TrainConfig, backbone_settings, make_backbone, \
     sharding_settings
 from ..splits import Split
 from ..timing import timed
-from ..training import fit, fit_together
+from ..training import TrainResult, fit, fit_together
 from .aggregation import AGGREGATIONS, Aggregator, FrozenEmbeddings, make_aggregator
 from .base import METHODS, UnlearningMethod
 from .partition import PARTITIONS, Partition, make_partition
@@ -78,10 +79,13 @@ class ShardJob:
 
 @dataclass
 class SubModel:
-    """A trained sub-model, kept as its final representations (CPU) and what its shard covers.
+    """A trained sub-model, kept as its final representations and layer-0 embeddings (CPU) and what its shard
+    covers.
 
     Attributes:
-        user_reps: float [U, d]; item_reps: float [I, d].
+        user_reps: float [U, d]; item_reps: float [I, d]: the final representations (the score's).
+        user_ego: float [U, d]; item_ego: float [I, d]: the layer-0 embeddings (for a backbone without
+            propagation, the same tensors as the representations).
         user_seen: bool [U]; item_seen: bool [I]: nodes with at least one interaction in the shard.
         seconds: wall time of the training (optimisation + validation).
         best_epoch, epochs_run: from early stopping.
@@ -90,11 +94,24 @@ class SubModel:
     shard: int
     user_reps: torch.Tensor
     item_reps: torch.Tensor
+    user_ego: torch.Tensor
+    item_ego: torch.Tensor
     user_seen: np.ndarray
     item_seen: np.ndarray
     seconds: float
     best_epoch: int
     epochs_run: int
+
+    @classmethod
+    def of(cls, job: ShardJob, model: Recommender, seconds: float, result: TrainResult) -> "SubModel":
+        """The sub-model ``model`` trained for ``job``, kept as CPU copies of its tables."""
+        users, items = frozen_representations(model)
+        if isinstance(model, LightGCN):
+            user_ego, item_ego = (t.detach().cpu().clone() for t in (model.user_emb, model.item_emb))
+        else:
+            user_ego, item_ego = users, items
+        return cls(job.shard, users, items, user_ego, item_ego, job.train.user_counts() > 0,
+                   job.train.item_counts() > 0, seconds, result.best_epoch, int(result.history["epoch"].max()))
 
     def recommender(self) -> FrozenEmbeddings:
         """This sub-model alone, as a recommender (unseen nodes keep their raw representations)."""
@@ -115,9 +132,7 @@ def train_shard(job: ShardJob) -> SubModel:
     with timed(job.device) as clock:
         model = make_backbone(job.backbone, job.split.num_users, job.split.num_items, job.settings, job.seed)
         result = fit(model, job.split, job.settings.train_config(job.seed, job.device), job.train)
-        users, items = frozen_representations(model)
-    return SubModel(job.shard, users, items, job.train.user_counts() > 0, job.train.item_counts() > 0,
-                    clock.seconds, result.best_epoch, int(result.history["epoch"].max()))
+    return SubModel.of(job, model, clock.seconds, result)
 
 
 def train_shards_together(jobs: Sequence[ShardJob]) -> list[SubModel]:
@@ -131,12 +146,7 @@ def train_shards_together(jobs: Sequence[ShardJob]) -> list[SubModel]:
     models = [make_backbone(j.backbone, j.split.num_users, j.split.num_items, j.settings, j.seed) for j in jobs]
     results = fit_together(models, jobs[0].split, [j.settings.train_config(j.seed, j.device) for j in jobs],
                            [j.train for j in jobs], desc=f"{len(jobs)} sub-models")
-    subs = []
-    for job, model, result in zip(jobs, models, results):
-        users, items = frozen_representations(model)
-        subs.append(SubModel(job.shard, users, items, job.train.user_counts() > 0, job.train.item_counts() > 0,
-                             result.seconds, result.best_epoch, int(result.history["epoch"].max())))
-    return subs
+    return [SubModel.of(job, model, result.seconds, result) for job, model, result in zip(jobs, models, results)]
 
 
 def pretrained_embeddings(split: Split, train: Interactions | None = None, backbone: str = "wmf",
@@ -152,6 +162,15 @@ def pretrained_embeddings(split: Split, train: Interactions | None = None, backb
     fit(model, split, settings.train_config(seed, device), train)
     users, items = frozen_representations(model)
     return users.numpy(), items.numpy()
+
+
+def aggregation_unsupported(aggregation: str, backbone: str) -> str | None:
+    """Why ``aggregation`` cannot combine sub-models of ``backbone``, or ``None``: one that propagates the
+    sub-models' layer-0 embeddings over the training graph needs LightGCN sub-models."""
+    if AGGREGATIONS[aggregation].reads == "layer-0" and backbone != "lightgcn":
+        return (f"aggregation {aggregation!r} propagates the sub-models' layer-0 embeddings over the training "
+                f"graph: it needs LightGCN sub-models, not {backbone!r}")
+    return None
 
 
 class ShardedUnlearning(UnlearningMethod):
@@ -180,7 +199,7 @@ class ShardedUnlearning(UnlearningMethod):
                  shard_map: ShardMap = map, sharding: dict[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__(backbone, profile, seed, device, **overrides)
         self.partition_method = PARTITIONS.check(partition)
-        self.aggregation = AGGREGATIONS.check(aggregation)
+        self.aggregation = self._check_aggregation(aggregation)
         changes = dict(sharding or {})
         if num_shards is not None:
             changes["num_shards"] = num_shards
@@ -196,6 +215,13 @@ class ShardedUnlearning(UnlearningMethod):
     @property
     def num_shards(self) -> int:
         return self.sharding.num_shards
+
+    def _check_aggregation(self, aggregation: str) -> str:
+        """``aggregation``, validated (:func:`aggregation_unsupported`)."""
+        reason = aggregation_unsupported(AGGREGATIONS.check(aggregation), self.backbone)
+        if reason:
+            raise ValueError(reason)
+        return aggregation
 
     def describe(self) -> dict[str, Any]:
         return {"num_shards": self.num_shards, "partition": self.partition_method, "aggregation": self.aggregation}
@@ -245,11 +271,13 @@ class ShardedUnlearning(UnlearningMethod):
             subs = sorted(self.submodels, key=lambda s: s.shard)
             objective = make_objective(self.settings.objective or str(MODELS[self.backbone].objective), 0.0,
                                        self.settings.num_negatives, self.settings.c0, self.settings.sampling)
-            agg = make_aggregator(self.aggregation, torch.stack([s.user_reps for s in subs]),
-                                  torch.stack([s.item_reps for s in subs]),
+            layer0 = AGGREGATIONS[self.aggregation].reads == "layer-0"
+            agg = make_aggregator(self.aggregation, torch.stack([s.user_ego if layer0 else s.user_reps for s in subs]),
+                                  torch.stack([s.item_ego if layer0 else s.item_reps for s in subs]),
                                   torch.as_tensor(np.stack([s.user_seen for s in subs])),
                                   torch.as_tensor(np.stack([s.item_seen for s in subs])), objective,
-                                  self.sharding.agg_reg, self.sharding.attention_size, torch_generator(self.seed))
+                                  self.sharding.agg_reg, self.sharding.attention_size, torch_generator(self.seed),
+                                  self.settings.num_layers)
             agg.to(self.device)
             agg.fit_data(self.train)          # also for the untrained mean: users left without data rank by popularity
             self.aggregator_result = None
@@ -281,7 +309,7 @@ class ShardedUnlearning(UnlearningMethod):
     def with_aggregation(self, aggregation: str) -> "ShardedUnlearning":
         """A copy with the same partition and sub-models and a new ``aggregation`` (only the aggregator is trained)."""
         other = copy.copy(self)
-        other.aggregation, other.submodels = AGGREGATIONS.check(aggregation), list(self.submodels)
+        other.aggregation, other.submodels = self._check_aggregation(aggregation), list(self.submodels)
         seconds, other._model = other._train_aggregator()
         other.fit_seconds = {**self.fit_seconds, "aggregator": seconds}
         return other
