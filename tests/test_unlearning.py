@@ -357,6 +357,11 @@ def test_graph_attention_over_one_shard_of_all_data_is_that_lightgcn(split):
 def test_receraser_with_the_official_lightgcn_aggregator_propagates_over_the_data_left(split):
     method = sharded(backbone="lightgcn", shards=2, partition="random", aggregation="attention-graph").fit(split)
     assert isinstance(method.model, GraphAttentionAggregator)
+    assert method.model.num_layers == method.settings.num_layers == 3
+    for k, sub in enumerate(method.submodels):                     # it combines the layer-0 tables
+        seen = torch.as_tensor(sub.user_seen)
+        torch.testing.assert_close(method.model.user_reps[k][seen], sub.user_ego[seen], rtol=0, atol=0)
+        assert not torch.equal(sub.user_ego[seen], sub.user_reps[seen])
     graph = method.model.graph.to_dense()
     torch.testing.assert_close(graph, method.model.graph_of(split.train).to_dense())
     request = ForgetRequest.random(split.train, count=30, seed=4)

@@ -98,7 +98,7 @@ class Aggregator(InnerProductModel):
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
                attention_size: int = 32, generator: torch.Generator | None = None,
-               num_layers: int = 0) -> "Aggregator":
+               num_layers: int = 3) -> "Aggregator":
         """The aggregator from the sharding settings it uses (each ignores those it has no use for:
         ``attention_size`` and ``generator`` the parameter-free ones, ``num_layers`` all but the propagated one)."""
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
@@ -168,7 +168,8 @@ class AttentionAggregator(Aggregator):
 
     Init: ``W^k = I``, ``b^k = 0`` (the aggregate starts as a weighted average of the sub-models'
     own representations); ``W_1, W_2`` truncated normal with std ``sqrt(2 / (k + d))``, biases 0,
-    ``h = 0.01`` (near-uniform weights), as the official code.
+    ``h = 0.01`` (near-uniform weights), as the official code for the attention (its transfers start at
+    N(0, 0.01) or Xavier instead).
 
     Cost per call: ``O(K (U + I) d (d + k))``, in batched matrix products over all ``K`` shards.
     """
@@ -196,7 +197,7 @@ class AttentionAggregator(Aggregator):
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
                attention_size: int = 32, generator: torch.Generator | None = None,
-               num_layers: int = 0) -> "AttentionAggregator":
+               num_layers: int = 3) -> "AttentionAggregator":
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
                    generator=generator)
 
@@ -237,21 +238,23 @@ class AttentionAggregator(Aggregator):
 class GraphAttentionAggregator(GraphPropagation, AttentionAggregator):
     """RecEraser's LightGCN aggregator as its official code builds it (``train_agg_model2``), not as the paper
     describes it: Eq. 5-7 combine the sub-models' **layer-0** embeddings, and the aggregate is then propagated
-    through ``num_layers`` LightGCN layers over the graph of all training data (the data left, after a deletion:
-    :meth:`fit_data` builds it), ``(p, q) = M (p^0, q^0)`` with ``M = mean_(k=0..K) A_hat^k`` (He et al. 2020,
-    Eq. 7-9).
+    through ``L = num_layers`` LightGCN layers over the graph of all training data (the data left, after a
+    deletion: :meth:`fit_data` builds it), ``(p, q) = M (p^0, q^0)`` with ``M = mean_(l=0..L) A_hat^l`` (He et al.
+    2020, Eq. 7-9).
 
     The attention aggregator combines each sub-model's final representations, propagated on its own shard's
     graph only; here every user and item also gathers from the neighbours that other shards hold. Retrained on
-    ``D \\ D_f`` with the graph of ``D \\ D_f``, it keeps sharded unlearning exact. As in
-    :class:`AttentionAggregator`, a sub-model that never saw a node gives it weight 0 (the official code feeds
-    that sub-model's random initial embedding to the attention), and there is no dropout (the official code
-    drops 30 % of the aggregated user embedding in training). Cost per call: the attention's, plus one
-    propagation, ``O(K nnz d)`` (sparse graph).
+    ``D \\ D_f`` with the graph of ``D \\ D_f``, it keeps sharded unlearning exact. What differs from the official
+    code is what differs for :class:`AttentionAggregator`: a sub-model that never saw a node gives it weight 0
+    (the official code feeds that sub-model's random initial embedding to the attention); the transfers start at
+    ``W^k = I``, ``b^k = 0`` (official: N(0, 0.01)); the penalty ``agg_reg / 2 * ||Theta||^2`` is kept (the
+    official LightGCN aggregator has none); and there is no dropout (the official code drops 30 % of the
+    propagated users' embeddings in each training batch). Cost per call: the attention's, plus one propagation,
+    ``O(L nnz d)`` (sparse graph).
 
     Args:
-        user_reps, item_reps: the sub-models' layer-0 embeddings, float [K, U, d] and [K, I, d].
-        num_layers: LightGCN's ``K`` (the sub-models' own).
+        user_reps, item_reps: the sub-models' layer-0 embeddings, float [K, U, d] and [K, I, d] (``K`` shards).
+        num_layers: LightGCN's ``L`` (the sub-models' own; 3 in RecEraser).
         dense_graph: as :class:`~rec_unlearn_lib.models.LightGCN`.
         other arguments: as :class:`AttentionAggregator`.
     """
@@ -267,7 +270,7 @@ class GraphAttentionAggregator(GraphPropagation, AttentionAggregator):
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
                attention_size: int = 32, generator: torch.Generator | None = None,
-               num_layers: int = 0) -> "GraphAttentionAggregator":
+               num_layers: int = 3) -> "GraphAttentionAggregator":
         return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
                    generator=generator, num_layers=num_layers)
 
@@ -278,7 +281,7 @@ class GraphAttentionAggregator(GraphPropagation, AttentionAggregator):
 def make_aggregator(name: str, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                     item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
                     attention_size: int = 32, generator: torch.Generator | None = None,
-                    num_layers: int = 0) -> Aggregator:
+                    num_layers: int = 3) -> Aggregator:
     """An aggregator of :data:`AGGREGATIONS` by name over stacked sub-model tables (those its ``reads`` names).
 
     ``generator`` draws the initial parameters of trained aggregators (``None``: torch's global one);
