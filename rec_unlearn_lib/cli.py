@@ -24,7 +24,7 @@ from .forget import REQUESTS
 from .influence import PRUNINGS, SOLVERS, SPILLOVER_SETS, SolverDidNotConverge
 from .models import MODELS, OBJECTIVES, trainable_models
 from .registry import Registry, UnknownChoiceError
-from .results import run_metadata, save_table
+from .results import current_commit, run_metadata, save_table
 from .settings import PROFILES, Runtime, default_dataset, sharding_settings
 from .sources import SOURCES
 from .splits import PROTOCOLS, make_split
@@ -418,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    current_commit()      # the code this run loaded, read now: its results' metadata name it
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, KeyError, MalformedDataError, SolverDidNotConverge) as err:

@@ -9,6 +9,7 @@ so an interrupted run never leaves a half-written result behind.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -33,9 +34,19 @@ RESULTS_URL = REPOSITORY_URL.replace("https://github.com/", "https://raw.githubu
 def current_commit() -> str:
     """The commit of the code that runs: ``$REC_UNLEARN_COMMIT`` where set (a copy of the working tree on
     another machine, whose own ``.git`` may be stale or absent), else the git commit of the library's
-    checkout (``-dirty`` if it has changes), else ``unknown``."""
+    checkout (``-dirty`` if it has changes), else ``unknown``.
+
+    The checkout is read once per process, the first time this is called (the command line calls it as it
+    starts): a long run's metadata names the code it loaded, even if the checkout moves on while it runs.
+    """
     if os.environ.get(COMMIT_ENV):
         return os.environ[COMMIT_ENV]
+    return _checkout_commit()
+
+
+@functools.cache
+def _checkout_commit() -> str:
+    """The git commit of the library's checkout (``-dirty`` with changes), or ``unknown``; read once."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,

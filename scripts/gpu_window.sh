@@ -80,11 +80,13 @@ step study-influence-lightgcn 300 "${cli[@]}" study --profile "$profile" --devic
   --backbones lightgcn --methods retrain ifru scif ubpr --forget random:0.001 attack:0.02 \
   --out "$out/study-influence-lightgcn"
 
-# 4. The study in the full profile, with whatever time is left (resumable across windows).
+# 4. The study in the full profile, with whatever time is left (resumable across windows). WMF's cells run on a
+#    CPU in reasonable time (results/cpu-2026-11-27/study-full-wmf), so the GPU takes the other three backbones.
 if [[ -n "${STUDY_FROM:-}" ]]; then
   mkdir -p "$out/study-full"
   cp -r "$STUDY_FROM/." "$out/study-full/"
 fi
-step study-full 100000 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress --out "$out/study-full"
+step study-full 100000 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress \
+  --backbones mf bpr lightgcn --out "$out/study-full"
 find "$out" -name study.parquet -delete      # the same tables as study.csv: within the 8 files a call returns
 echo "::: window done after $SECONDS s" | tee -a "$out/steps.txt"

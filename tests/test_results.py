@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from rec_unlearn_lib import results
 from rec_unlearn_lib.results import load_table, published_table, run_metadata, save_table
 from rec_unlearn_lib.splits import random_split
 from rec_unlearn_lib.unlearning import (PAPER_TABLE3_ML1M, TABLE3_KS, sharded_reproduction, table3_beside_paper,
@@ -39,6 +40,16 @@ def test_nothing_half_written(tmp_path):
 def test_an_explicit_commit_wins(monkeypatch):
     monkeypatch.setenv("REC_UNLEARN_COMMIT", "abc1234")
     assert run_metadata()["commit"] == "abc1234"
+
+
+def test_the_checkout_commit_is_read_once_per_process(monkeypatch):
+    """A long run's metadata names the code it loaded, even if the checkout moves on while it runs."""
+    monkeypatch.delenv("REC_UNLEARN_COMMIT", raising=False)
+    results._checkout_commit.cache_clear()
+    first = results.current_commit()
+    monkeypatch.setattr(results.subprocess, "run", lambda *a, **k: pytest.fail("git was asked again"))
+    assert results.current_commit() == first == run_metadata()["commit"]
+    results._checkout_commit.cache_clear()
 
 
 def test_sharded_reproduction_rows_and_budget(synthetic):

@@ -41,7 +41,7 @@ from ..forget import REQUESTS, ForgetRequest
 from ..influence import SolverDidNotConverge
 from ..interactions import Interactions
 from ..registry import Registry
-from ..results import device_name, load_table, run_metadata, save_table
+from ..results import current_commit, device_name, load_table, run_metadata, save_table
 from ..settings import default_dataset, get_profile
 from ..splits import Split, make_split
 from ..timing import Stopwatch, timed
@@ -271,6 +271,7 @@ def run_study(config: StudyConfig, out: str | Path, dataset: Dataset | None = No
             its metadata.
     """
     runner = ENGINES[engine]
+    current_commit()      # the code this run loaded, read now: the metadata written after each cell names it
     path = Path(out) / TABLE
     previous, meta = _previous(path, config, engine, overwrite)
     done = set() if previous is None else {_key(r) for _, r in previous.iterrows()}

@@ -40,7 +40,7 @@ official code uses, so ``agg_reg = 1e-5`` is the paper's ``lambda = 5e-6``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -82,6 +82,8 @@ class Aggregator(InnerProductModel):
     #: which tables of the sub-models it combines: their ``"final"`` representations, or their ``"layer-0"``
     #: embeddings (before any graph propagation; the same tables for backbones without one)
     reads: ClassVar[str] = "final"
+    #: the sharding settings its constructor takes (:meth:`create` passes these and ignores the others)
+    setting_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                  item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0) -> None:
@@ -97,11 +99,11 @@ class Aggregator(InnerProductModel):
     @classmethod
     def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
                item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-               attention_size: int = 32, generator: torch.Generator | None = None,
-               num_layers: int = 3) -> "Aggregator":
-        """The aggregator from the sharding settings it uses (each ignores those it has no use for:
-        ``attention_size`` and ``generator`` the parameter-free ones, ``num_layers`` all but the propagated one)."""
-        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg)
+               **settings: Any) -> "Aggregator":
+        """The aggregator from the sharding settings: of ``settings`` (``attention_size``, ``generator``,
+        ``num_layers``) it takes those its :attr:`setting_names` name and ignores the others."""
+        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg,
+                   **{name: value for name, value in settings.items() if name in cls.setting_names})
 
     def penalty(self) -> torch.Tensor:
         """``1/2 * sum of squared parameters`` (0 for parameter-free aggregators)."""
@@ -175,6 +177,7 @@ class AttentionAggregator(Aggregator):
     """
 
     name = "attention"
+    setting_names: ClassVar[tuple[str, ...]] = ("attention_size", "generator")
 
     def __init__(self, *args, attention_size: int = 32, generator: torch.Generator | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -192,14 +195,6 @@ class AttentionAggregator(Aggregator):
         self.item_att_h = nn.Parameter(torch.full((size,), 0.01))
         self.register_buffer("user_any_seen", self.user_seen.any(0))
         self.register_buffer("item_any_seen", self.item_seen.any(0))
-
-    @classmethod
-    def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
-               item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-               attention_size: int = 32, generator: torch.Generator | None = None,
-               num_layers: int = 3) -> "AttentionAggregator":
-        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
-                   generator=generator)
 
     def _aggregate(self, reps: torch.Tensor, seen: torch.Tensor, any_seen: torch.Tensor, w: torch.Tensor,
                    b: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -261,18 +256,11 @@ class GraphAttentionAggregator(GraphPropagation, AttentionAggregator):
 
     name = "attention-graph"
     reads: ClassVar[str] = "layer-0"
+    setting_names: ClassVar[tuple[str, ...]] = ("attention_size", "generator", "num_layers")
 
     def __init__(self, *args, num_layers: int = 3, dense_graph: bool | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.init_graph(num_layers, dense_graph)
-
-    @classmethod
-    def create(cls, user_reps: torch.Tensor, item_reps: torch.Tensor, user_seen: torch.Tensor,
-               item_seen: torch.Tensor, objective: "Objective | None" = None, agg_reg: float = 0.0,
-               attention_size: int = 32, generator: torch.Generator | None = None,
-               num_layers: int = 3) -> "GraphAttentionAggregator":
-        return cls(user_reps, item_reps, user_seen, item_seen, objective, agg_reg, attention_size=attention_size,
-                   generator=generator, num_layers=num_layers)
 
     def representations(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.propagate_tables(self.own_graph(), *super().representations())
@@ -288,4 +276,4 @@ def make_aggregator(name: str, user_reps: torch.Tensor, item_reps: torch.Tensor,
     ``num_layers`` is the propagation depth of ``attention-graph`` (the LightGCN sub-models' own).
     """
     return AGGREGATIONS[name].create(user_reps, item_reps, user_seen, item_seen, objective, agg_reg,
-                                     attention_size, generator, num_layers)
+                                     attention_size=attention_size, generator=generator, num_layers=num_layers)
