@@ -22,10 +22,10 @@ from .data import MalformedDataError, load_dataset
 from .evaluation import evaluate
 from .forget import REQUESTS
 from .influence import PRUNINGS, SOLVERS, SPILLOVER_SETS, SolverDidNotConverge
-from .models import MODELS, OBJECTIVES, trainable_models
+from .models import MODELS, OBJECTIVES, SAMPLINGS, make_objective, trainable_models
 from .registry import Registry, UnknownChoiceError
 from .results import current_commit, run_metadata, save_table
-from .settings import PROFILES, Runtime, default_dataset, sharding_settings
+from .settings import PROFILES, Runtime, backbone_settings, default_dataset, sharding_settings
 from .sources import SOURCES
 from .splits import PROTOCOLS, make_split
 from .study import ENGINES, FORGET_SETTINGS, run_study, study_config
@@ -130,8 +130,18 @@ def _split_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _backbone_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The backbone settings given on the command line (``--epochs``, ``--emb-dim``, ``--objective``)."""
-    return {key: getattr(args, key) for key in ("epochs", "emb_dim", "objective") if getattr(args, key)}
+    """The backbone settings given on the command line (``--epochs``, ``--emb-dim``, ``--objective``,
+    ``--sampling``)."""
+    return {key: getattr(args, key) for key in ("epochs", "emb_dim", "objective", "sampling")
+            if getattr(args, key, None)}
+
+
+def _check_sampling(models: Sequence[str], profile: str, sampling: str | None) -> None:
+    """Refuse at the start, not after the first backbone's runs, a sampler that a backbone's objective lacks."""
+    for model in models if sampling else ():
+        settings = backbone_settings(model, profile)
+        make_objective(settings.objective or str(MODELS[model].objective), settings.reg, settings.num_negatives,
+                       settings.c0, sampling)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -166,6 +176,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_tables(args: argparse.Namespace) -> None:
     runtime = Runtime.resolve(args.profile, args.seed, args.device)
+    _check_sampling(args.models, runtime.profile, args.sampling)
     dataset_name = args.dataset or default_dataset(runtime.profile)
     split = make_split(load_dataset(dataset_name, root=args.root), args.protocol, seed=runtime.seed,
                        **_split_options(args))
@@ -192,7 +203,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     for model in args.models:
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
                                         runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
-                                        embeddings, _together(args), args.aggregations):
+                                        embeddings, _together(args), args.aggregations, _backbone_overrides(args)):
             add(row)
 
 
@@ -295,8 +306,13 @@ def _backbone_options(parser: argparse.ArgumentParser, models: Sequence[str]) ->
     _choice(parser, "--model", MODELS if len(models) == len(MODELS) else MODELS.subset(models, "trained backbone"),
             required=True)
     _choice(parser, "--objective", OBJECTIVES, "default: the backbone's own", default=None)
+    _sampling_option(parser)
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override every maximum epoch count")
     parser.add_argument("--emb-dim", type=_positive_int, default=None, help="override the embedding size")
+
+
+def _sampling_option(parser: argparse.ArgumentParser) -> None:
+    _choice(parser, "--sampling", SAMPLINGS, "how BPR's triplets are drawn (default: the profile's)", default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "many deletions were made)")
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
     tables.add_argument("--together", action="store_true", help=TOGETHER_HELP)
+    _sampling_option(tables)
     _choice(tables, "--aggregations", AGGREGATIONS, "also score RecEraser's sub-models under these aggregators "
             "(only the aggregator is trained again; rows 'receraser, NAME')", nargs="+", default=[])
     tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")

@@ -43,43 +43,67 @@ def contains_keys(keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
     return keys[pos] == query
 
 
-def uniform_negatives(positives: Interactions, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One item per entry of ``users``, uniform over the items that user has no interaction with.
+def uniform_negatives(positives: Interactions, users: torch.Tensor, generator: torch.Generator,
+                      candidates: np.ndarray | None = None) -> torch.Tensor:
+    """One item per entry of ``users``, uniform over the candidate items that user has no interaction with.
 
     Args:
         positives: the interactions that must not be drawn (a user's positives).
         users: int64 [m] users to draw for (repeats allowed), on the generator's device.
         generator: the generator (see :func:`epoch_generator`).
+        candidates: int64 [c] distinct items to draw from (``None``: every item; the same draws as before
+            this argument existed).
 
     Returns:
         int64 [m] negative items, on the device of ``users``.
 
     Raises:
-        ValueError: a user has interacted with every item.
+        ValueError: a user has interacted with every candidate item.
     """
     device = users.device
-    full = np.flatnonzero(positives.user_counts() >= positives.num_items)
-    if len(full) and torch.isin(users, torch.as_tensor(full, device=device)).any():
-        raise ValueError(f"user {int(full[0])} has interacted with every item: no negative to sample")
-    keys = sorted_keys(positives, device)
     num_items = positives.num_items
-    items = torch.randint(0, num_items, users.shape, generator=generator, device=device)
+    if candidates is None:
+        counts, pool = positives.user_counts(), num_items
+    else:
+        in_pool = np.isin(positives.items, candidates)
+        counts = np.bincount(positives.users[in_pool], minlength=positives.num_users)
+        pool = len(candidates)
+    full = np.flatnonzero(counts >= pool)
+    if len(full) and torch.isin(users, torch.as_tensor(full, device=device)).any():
+        raise ValueError(f"user {int(full[0])} has interacted with every item negatives are drawn from: no negative "
+                         "to sample")
+    lookup = None if candidates is None else torch.as_tensor(candidates, dtype=torch.int64, device=device)
+
+    def draw(shape: torch.Size) -> torch.Tensor:
+        index = torch.randint(0, pool, shape, generator=generator, device=device)
+        return index if lookup is None else lookup[index]
+
+    keys = sorted_keys(positives, device)
+    items = draw(users.shape)
     todo = torch.nonzero(contains_keys(keys, users * num_items + items)).squeeze(1)
     for _ in range(MAX_REJECTION_ROUNDS):
         if len(todo) == 0:
             return items
-        items[todo] = torch.randint(0, num_items, todo.shape, generator=generator, device=device)
+        items[todo] = draw(todo.shape)
         todo = todo[contains_keys(keys, users[todo] * num_items + items[todo])]
     raise RuntimeError(f"negative sampling did not finish in {MAX_REJECTION_ROUNDS} rounds "
                        f"({len(todo)} draws left): are some users' histories nearly complete?")
 
 
+def own_items(train: Interactions) -> np.ndarray:
+    """int64 [c]: the items with at least one positive in ``train``, ascending (for a shard's sub-model, the
+    shard's items)."""
+    return np.unique(train.positives().items).astype(np.int64)
+
+
 def bpr_triplets(train: Interactions, seed: int, epoch: int = 0, device: torch.device | str = "cpu",
-                 num_negatives: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 num_negatives: int = 1, candidates: np.ndarray | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``num_negatives`` fresh ``(user, positive, negative)`` triplets per positive training row, shuffled.
 
     Interaction-uniform (every positive ``num_negatives`` times per epoch), the sampler of
-    LightGCN's PyTorch code with one negative; RecEraser's official code draws users uniformly instead.
+    LightGCN's PyTorch code with one negative; RecEraser's official code draws users uniformly instead
+    (:func:`user_uniform_triplets`). ``candidates``: the items negatives are drawn from (``None``: all).
 
     Returns:
         ``(users, pos_items, neg_items)``, each int64 [n_pos * num_negatives] on ``device``.
@@ -90,7 +114,48 @@ def bpr_triplets(train: Interactions, seed: int, epoch: int = 0, device: torch.d
     generator = epoch_generator(seed, epoch, device)
     order = torch.randperm(len(pos) * num_negatives, generator=generator, device=device)
     users, items = (t.repeat_interleave(num_negatives)[order] for t in pos.tensors(device))
-    return users, items, uniform_negatives(pos, users, generator)
+    return users, items, uniform_negatives(pos, users, generator, candidates)
+
+
+def user_uniform_triplets(train: Interactions, batch_size: int, seed: int, epoch: int = 0,
+                          device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One epoch of RecEraser's official BPR sampler (``load_data.py``: ``sample``, and ``local_sample`` for a
+    shard's sub-model), drawn on ``device``.
+
+    An epoch is ``n_pos // batch_size + 1`` batches. Each batch draws ``batch_size`` distinct users uniformly
+    from the users with a positive in ``train`` (with replacement where there are fewer users than that);
+    each drawn user gets one of their positives, uniformly, and one negative, uniform over the items of
+    ``train`` (:func:`own_items`) they have no positive with. So every user, light or heavy, is trained
+    about equally often, and a shard's sub-model draws negatives only among its shard's items. The
+    official code excludes the user's positives in *all* the training data from a shard's negatives; here,
+    where a sub-model sees only its shard, the shard's positives.
+
+    Returns:
+        ``(users, pos_items, neg_items)``, each int64 [(n_pos // batch_size + 1) * batch_size] on ``device``,
+        batch after batch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    pos = train.positives()
+    if len(pos) == 0:
+        raise ValueError("no positive training interactions to sample from")
+    generator = epoch_generator(seed, epoch, device)
+    order = np.argsort(pos.users, kind="stable")
+    counts = pos.user_counts()
+    active = torch.as_tensor(np.flatnonzero(counts), device=device)
+    num_batches = len(pos) // batch_size + 1
+    if batch_size <= len(active):
+        picks = [torch.randperm(len(active), generator=generator, device=device)[:batch_size]
+                 for _ in range(num_batches)]
+        users = active[torch.cat(picks)]
+    else:
+        users = active[torch.randint(0, len(active), (num_batches * batch_size,), generator=generator, device=device)]
+    starts = torch.as_tensor(np.concatenate([[0], np.cumsum(counts)[:-1]]), device=device)
+    sizes = torch.as_tensor(counts, device=device)
+    offsets = (torch.rand(users.shape, generator=generator, device=device, dtype=torch.float64)
+               * sizes[users]).long().clamp_(max=sizes[users] - 1)
+    items = torch.as_tensor(pos.items[order], device=device)[starts[users] + offsets]
+    return users, items, uniform_negatives(pos, users, generator, own_items(pos))
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

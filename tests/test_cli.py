@@ -87,6 +87,17 @@ def test_bench_writes_its_rows_and_metadata(data_root, tmp_path):
     assert meta["profile"] == "quick" and meta["device"] == "cpu" and "torch" in meta
 
 
+def test_a_sampler_is_refused_before_any_training_where_a_backbone_lacks_it(data_root, tmp_path):
+    out = run("tables", "--dataset", "ml-100k", "--models", "bpr", "wmf", "--methods", "retrain",
+              "--sampling", "user-uniform", "--profile", "quick", "--root", str(data_root),
+              "--out", str(tmp_path / "tables.csv"))
+    assert out.returncode == 2 and "wmf objective cannot sample by 'user-uniform'" in out.stderr
+    assert not (tmp_path / "tables.csv").exists()
+    trained = run("train", "--dataset", "ml-100k", "--model", "bpr", "--sampling", "user-uniform", "--epochs", "1",
+                  "--profile", "quick", "--root", str(data_root))
+    assert trained.returncode == 0, trained.stderr
+
+
 def test_tables_share_the_partition_embeddings_across_backbones(data_root, tmp_path):
     out = run("tables", "--dataset", "ml-100k", "--models", "bpr", "wmf", "--methods", "receraser",
               "--deletions", "1", "--epochs", "1", "--profile", "quick", "--device", "cpu", "--root", str(data_root),

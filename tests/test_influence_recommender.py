@@ -222,6 +222,9 @@ def test_requests_outside_the_data_and_unsupported_objectives_are_refused(traine
     wmf = build_model("wmf", U, I, emb_dim=D)
     with pytest.raises(TypeError, match="per-row"):
         full_batch(wmf, train)
+    by_users = build_model("mf", U, I, emb_dim=D, objective="bpr", sampling="user-uniform")
+    with pytest.raises(ValueError, match="batches of users"):      # no set of rows D to take the influence of
+        full_batch(by_users, train.positives())
     with pytest.raises(ValueError, match="rows must be"):
         recommender_influence(model, train, ForgetRequest.empty(), rows="all")
 

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 import pytest
 
+from rec_unlearn_lib.models import BPRObjective, make_objective
 from rec_unlearn_lib.sampling import (bpr_triplets, epoch_generator, labelled_zeros, negatives_without_replacement,
-                                      pointwise_rows, uniform_negatives)
+                                      own_items, pointwise_rows, uniform_negatives, user_uniform_triplets)
 from rec_unlearn_lib.interactions import Interactions
 from rec_unlearn_lib.splits import (DEFAULT_LABEL_RULE, LABEL_RULES, labelled_split, leave_one_out, make_split,
                                     predefined_split, random_split)
@@ -177,6 +178,61 @@ def test_negatives_are_uniform_over_the_users_unseen_items():
     draws = uniform_negatives(train, torch.zeros(30_000, dtype=torch.int64), epoch_generator(0)).numpy()
     share = np.bincount(draws, minlength=5) / len(draws)
     assert share[:2].sum() == 0 and np.allclose(share[2:], 1 / 3, atol=0.01)
+
+
+def test_negatives_from_candidates_are_uniform_over_the_users_unseen_candidates():
+    # user 0 has seen items 0 and 1 of 5; drawn from items 1, 2, 3 only: 2 and 3 half the time each
+    train = Interactions(np.array([0, 0, 1]), np.array([0, 1, 4]), 2, 5)
+    users = torch.zeros(30_000, dtype=torch.int64)
+    draws = uniform_negatives(train, users, epoch_generator(0), np.array([1, 2, 3])).numpy()
+    share = np.bincount(draws, minlength=5) / len(draws)
+    assert share[[0, 1, 4]].sum() == 0 and np.allclose(share[[2, 3]], 1 / 2, atol=0.01)
+    # every item as candidates: the very draws of the default
+    every = uniform_negatives(train, users, epoch_generator(0), np.arange(5))
+    assert torch.equal(every, uniform_negatives(train, users, epoch_generator(0)))
+    with pytest.raises(ValueError, match="every item"):
+        uniform_negatives(train, users, epoch_generator(0), np.array([0, 1]))
+
+
+def test_own_items_negatives_stay_among_the_training_datas_items(synthetic):
+    shard = synthetic.interactions.subset(synthetic.interactions.items % 3 == 0)     # a third of the items
+    objective = make_objective("bpr", sampling="own-items")
+    batch = next(objective.batches(shard, 10 ** 9, seed=0, epoch=0, device=torch.device("cpu")))
+    assert np.isin(batch["neg"].numpy(), own_items(shard)).all() and (batch["neg"].numpy() % 3 == 0).all()
+    assert not shard.contains(batch["users"].numpy(), batch["neg"].numpy()).any()
+    assert sorted(shard.pair_keys(batch["users"].numpy(), batch["pos"].numpy()).tolist()) == sorted(shard.keys.tolist())
+
+
+def test_user_uniform_triplets_follow_receraser_official_sampler():
+    # user 0 has 8 items, users 1 and 2 one each, user 3 none: users are drawn equally often, not by their counts
+    users = np.array([0] * 8 + [1, 2])
+    items = np.array(list(range(8)) + [8, 9])
+    train = Interactions(users, items, 4, 12)
+    u, i, j = (t.numpy() for t in user_uniform_triplets(train, batch_size=2, seed=3, epoch=1))
+    assert len(u) == (10 // 2 + 1) * 2
+    again = user_uniform_triplets(train, batch_size=2, seed=3, epoch=1)
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip((u, i, j), again))
+    assert all(len(set(pair)) == 2 for pair in u.reshape(-1, 2))              # distinct users within a batch
+    assert train.contains(u, i).all() and not train.contains(u, j).any()
+    assert np.isin(j, own_items(train)).all()                                  # items 10, 11 have no data
+    many = np.concatenate([user_uniform_triplets(train, 2, seed=0, epoch=e)[0].numpy() for e in range(500)])
+    share = np.bincount(many, minlength=4) / len(many)
+    assert share[3] == 0 and np.allclose(share[:3], 1 / 3, atol=0.02)
+    heavy = np.concatenate([user_uniform_triplets(train, 2, seed=0, epoch=e)[1].numpy() for e in range(500)])
+    heavy = heavy[many == 0]
+    assert np.allclose(np.bincount(heavy, minlength=8)[:8] / len(heavy), 1 / 8, atol=0.02)  # positives uniform
+    crowded = user_uniform_triplets(train, batch_size=5, seed=0)[0]            # more places than users: with
+    assert len(crowded) == (10 // 5 + 1) * 5 and set(crowded.tolist()) <= {0, 1, 2}   # replacement
+
+
+def test_bpr_samplers_are_checked():
+    with pytest.raises(ValueError, match="one negative per drawn user"):
+        BPRObjective(num_negatives=2, sampling="user-uniform")
+    for sampling in ("own-items", "user-uniform"):
+        with pytest.raises(ValueError, match="cannot sample by"):
+            make_objective("wmf", sampling=sampling)
+        with pytest.raises(ValueError, match="cannot sample by"):
+            make_objective("bce", sampling=sampling)
 
 
 def test_pointwise_rows_implicit_and_labelled(synthetic):

@@ -134,11 +134,14 @@ def test_forgetting_touches_only_the_shards_that_held_the_request(split):
     torch.testing.assert_close(_scores(old_model, split), old_scores, rtol=0, atol=0)
 
 
-def test_every_sub_model_equals_a_fresh_fit_on_the_remaining_data(split):
+@pytest.mark.parametrize("sampling", ["epoch", "user-uniform"])
+def test_every_sub_model_equals_a_fresh_fit_on_the_remaining_data(split, sampling):
     """Exactness: after forgetting rows of shard 3, each sub-model (retrained or kept) is bit for bit
     the one training that shard from scratch on D \\ D_f gives: no kept sub-model was selected
-    with the forgotten rows in view."""
-    method = sharded(partition="random", aggregation="mean", shards=4, epochs=8, patience=2).fit(split)
+    with the forgotten rows in view. Also under RecEraser's official sampler, whose sub-models draw
+    their users and negatives from their own shard."""
+    method = sharded(partition="random", aggregation="mean", shards=4, epochs=8, patience=2,
+                     sampling=sampling).fit(split)
     in_shard = method.partition.rows(3)
     rows = in_shard[: len(in_shard) // 2]
     method.forget(ForgetRequest(split.train.users[rows], split.train.items[rows]))

@@ -82,6 +82,9 @@ def _check_objective(model: EmbeddingModel) -> None:
         name = type(model.objective).__name__
         raise TypeError(f"influence glue needs a loss that is a mean of per-row terms (BCE or BPR), "
                         f"got {name}")
+    if getattr(model.objective, "sampling", None) == "user-uniform":
+        raise ValueError("influence needs the training data as one set of rows; the user-uniform sampler draws "
+                         "batches of users, not rows: train with sampling 'epoch', 'own-items' or 'fixed'")
 
 
 def full_batch(model: EmbeddingModel, train: Interactions, *, seed: int = 0, epoch: int = 0,

@@ -23,7 +23,7 @@ from ..registry import Registry
 from .base import EmbeddingModel, EmbeddingScorer, InnerProductModel, Recommender, Scorer
 from .lightgcn import GraphPropagation, LightGCN, normalized_adjacency
 from .mf import MF
-from .objectives import OBJECTIVES, Batch, BCEObjective, BPRObjective, Objective, WMFObjective
+from .objectives import OBJECTIVES, SAMPLINGS, Batch, BCEObjective, BPRObjective, Objective, WMFObjective
 from .popularity import Popularity
 
 ModelBuilder = Callable[[int, int, "Objective | None", int, int, float, "torch.Generator | None"], Recommender]
@@ -99,4 +99,4 @@ def build_model(name: str, num_users: int, num_items: int, train: Interactions |
 
 __all__ = ["Backbone", "Batch", "BCEObjective", "BPRObjective", "EmbeddingModel", "EmbeddingScorer", "GraphPropagation",
            "InnerProductModel", "LightGCN", "MF", "MODELS", "OBJECTIVES", "Objective", "Popularity", "Recommender",
-           "Scorer", "WMFObjective", "build_model", "make_objective", "normalized_adjacency", "trainable_models"]
+           "SAMPLINGS", "Scorer", "WMFObjective", "build_model", "make_objective", "normalized_adjacency", "trainable_models"]

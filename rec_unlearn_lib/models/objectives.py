@@ -33,7 +33,8 @@ import torch.nn.functional as F
 
 from ..interactions import Interactions
 from ..registry import Registry
-from ..sampling import bpr_triplets, epoch_generator, fixed_triplets, pointwise_rows, user_batches
+from ..sampling import bpr_triplets, epoch_generator, fixed_triplets, own_items, pointwise_rows, user_batches, \
+    user_uniform_triplets
 
 if TYPE_CHECKING:
     from .base import EmbeddingModel, InnerProductModel
@@ -121,6 +122,10 @@ SAMPLINGS: Registry[str] = Registry("sampling")
 SAMPLINGS.add("epoch", "epoch", "fresh negatives every epoch (a different loss each epoch)")
 SAMPLINGS.add("fixed", "fixed", "one seeded set of num_negatives triplets per positive, drawn once and reshuffled "
                                 "each epoch (UBPR; BPR only)")
+SAMPLINGS.add("own-items", "own-items", "as epoch, with negatives drawn only from the items of the model's own "
+                                        "training data: for a shard's sub-model, its shard's items (BPR only)")
+SAMPLINGS.add("user-uniform", "user-uniform", "RecEraser's official sampler: each batch draws distinct users "
+                                              "uniformly, one positive and one own-items negative each (BPR only)")
 
 
 @OBJECTIVES.register("bce", "point-wise binary cross-entropy on labelled pairs or positives + sampled negatives")
@@ -163,19 +168,25 @@ class BPRObjective(Objective):
     Args:
         reg: L2 weight (see :class:`Objective`).
         num_negatives: triplets per positive and epoch (RecEraser and LightGCN: 1; UBPR: 4).
-        sampling: ``"epoch"``, fresh negatives every epoch (:func:`~rec_unlearn_lib.sampling.bpr_triplets`),
-            or ``"fixed"``, one triplet set drawn once from the seed
+        sampling: ``"epoch"``, fresh negatives every epoch (:func:`~rec_unlearn_lib.sampling.bpr_triplets`);
+            ``"fixed"``, one triplet set drawn once from the seed
             (:func:`~rec_unlearn_lib.sampling.fixed_triplets`) and reshuffled every epoch: then the
-            trained model minimises one loss over one data set of triplets, UBPR's :math:`\\mathcal{D}`.
+            trained model minimises one loss over one data set of triplets, UBPR's :math:`\\mathcal{D}`;
+            ``"own-items"``, as ``"epoch"`` with negatives from the items of the training data only
+            (:func:`~rec_unlearn_lib.sampling.own_items`); ``"user-uniform"``, RecEraser's official
+            sampler (:func:`~rec_unlearn_lib.sampling.user_uniform_triplets`; ``num_negatives`` must be 1).
     """
 
     name = "bpr"
-    samplings = ("epoch", "fixed")
+    samplings = ("epoch", "fixed", "own-items", "user-uniform")
 
     def __init__(self, reg: float = 0.0, num_negatives: int = 1, sampling: str = "epoch") -> None:
         super().__init__(reg)
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be at least 1, got {num_negatives}")
+        if sampling == "user-uniform" and num_negatives != 1:
+            raise ValueError(f"the user-uniform sampler draws one negative per drawn user, got num_negatives "
+                             f"{num_negatives}")
         self.num_negatives, self.sampling = num_negatives, SAMPLINGS.check(sampling)
         self._fixed: tuple[weakref.ref, int, torch.device, tuple[torch.Tensor, ...]] | None = None
 
@@ -200,8 +211,11 @@ class BPRObjective(Objective):
             users, pos, neg = self.fixed_triplets(train, seed, torch.device(device))
             order = torch.randperm(len(users), generator=epoch_generator(seed, epoch, device), device=device)
             users, pos, neg = users[order], pos[order], neg[order]
+        elif self.sampling == "user-uniform":
+            users, pos, neg = user_uniform_triplets(train, batch_size, seed, epoch, device)
         else:
-            users, pos, neg = bpr_triplets(train, seed, epoch, device, self.num_negatives)
+            candidates = own_items(train) if self.sampling == "own-items" else None
+            users, pos, neg = bpr_triplets(train, seed, epoch, device, self.num_negatives, candidates)
         return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size)
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:

@@ -56,8 +56,8 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
                          deletions: int = 100, profile: str | None = None, seed: int = 0,
                          device: str | None = None, budget_seconds: float | None = None,
                          epochs: int | None = None, embeddings: tuple[np.ndarray, np.ndarray] | None = None,
-                         sharding: dict[str, Any] | None = None,
-                         aggregations: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+                         sharding: dict[str, Any] | None = None, aggregations: Sequence[str] = (),
+                         overrides: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
     breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds).
 
@@ -80,11 +80,13 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             (:meth:`~.sharded.ShardedUnlearning.with_aggregation`), and its fit and Table 3 rows are named
             ``"receraser, NAME"`` (e.g. ``attention-graph``, the official code's LightGCN aggregator; skipped
             where it does not apply to ``backbone``, :func:`~.sharded.aggregation_unsupported`).
+        overrides: backbone settings that replace the profile's for every method, sub-models included (e.g.
+            ``{"sampling": "user-uniform"}``, RecEraser's official sampler; ``epochs`` is the cap above).
     """
     start = time.perf_counter()
     request = ForgetRequest.random(split.train, count=deletions, seed=seed)
     for name in methods:
-        caps: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+        caps: dict[str, Any] = {**(overrides or {}), **({} if epochs is None else {"epochs": epochs})}
         if "sharding" in METHODS[name].options:
             caps["sharding"] = {**(sharding or {}), **sharding_caps(name, epochs).get("sharding", {})}
             if embeddings is not None:
