@@ -200,10 +200,11 @@ def cmd_tables(args: argparse.Namespace) -> None:
                                                runtime.seed, runtime.device, **extra)
         add({"backbone": settings.partition_backbone, "method": "partition embeddings", "device": str(runtime.device),
              "seed": runtime.seed, "table": "fit", "metric": "seconds", "value": clock.seconds})
+    sampler = {"sampling": args.sampling} if args.sampling else {}
     for model in args.models:
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
                                         runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
-                                        embeddings, _together(args), args.aggregations, _backbone_overrides(args)):
+                                        embeddings, _together(args), args.aggregations, sampler):
             add(row)
 
 
@@ -234,6 +235,7 @@ def _together(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
     runtime = Runtime.resolve(args.profile, args.seed, args.device)
+    _check_sampling([args.model], runtime.profile, args.sampling)
     method = METHODS[args.method](args.model, profile=runtime.profile, seed=runtime.seed, device=runtime.device,
                                   **_method_options(args), **_backbone_overrides(args))
     dataset_name = args.dataset or default_dataset(runtime.profile)
@@ -312,7 +314,8 @@ def _backbone_options(parser: argparse.ArgumentParser, models: Sequence[str]) ->
 
 
 def _sampling_option(parser: argparse.ArgumentParser) -> None:
-    _choice(parser, "--sampling", SAMPLINGS, "how BPR's triplets are drawn (default: the profile's)", default=None)
+    _choice(parser, "--sampling", SAMPLINGS, "how BPR's triplets are drawn (default: the profile's; user-uniform "
+            "draws one negative per user, not with the ubpr profile's four)", default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,8 @@
 
 Influence-function unlearning needs the *same* training triplets at unlearning time
 as at training time, so every sampler here is a pure function of ``(data, seed, epoch,
-device)``: calling it again with the same arguments gives the same tensors, bit for bit.
+device)`` (the user-uniform sampler also of the batch size): calling it again with the same
+arguments gives the same tensors, bit for bit.
 Sampling runs in bulk with torch on the device that trains (rejection rounds over whole
 tensors, a sorted key array searched with :func:`torch.searchsorted`), so a GPU epoch
 never waits for the host. CPU and GPU generators differ: the same seed gives the same
@@ -54,24 +55,34 @@ def uniform_negatives(positives: Interactions, users: torch.Tensor, generator: t
         candidates: int64 [c] distinct items to draw from (``None``: every item; the same draws as before
             this argument existed).
 
+    Draws are rejected and drawn again while they hit a positive; the few still pending after
+    :data:`MAX_REJECTION_ROUNDS` rounds (users who hold nearly every candidate, as in a small shard) are
+    drawn exactly from the user's remaining candidates (:func:`_complement_draws`).
+
     Returns:
         int64 [m] negative items, on the device of ``users``.
 
     Raises:
-        ValueError: a user has interacted with every candidate item.
+        ValueError: a drawn user has interacted with every candidate item, or ``candidates`` are not
+            distinct item ids.
     """
     device = users.device
     num_items = positives.num_items
     if candidates is None:
         counts, pool = positives.user_counts(), num_items
     else:
+        candidates = np.asarray(candidates, dtype=np.int64)
+        if (len(candidates) == 0 or candidates.min() < 0 or candidates.max() >= num_items
+                or len(np.unique(candidates)) != len(candidates)):
+            raise ValueError(f"candidates must be distinct item ids in [0, {num_items}), at least one")
         in_pool = np.isin(positives.items, candidates)
-        counts = np.bincount(positives.users[in_pool], minlength=positives.num_users)
-        pool = len(candidates)
-    full = np.flatnonzero(counts >= pool)
-    if len(full) and torch.isin(users, torch.as_tensor(full, device=device)).any():
-        raise ValueError(f"user {int(full[0])} has interacted with every item negatives are drawn from: no negative "
-                         "to sample")
+        counts, pool = np.bincount(positives.users[in_pool], minlength=positives.num_users), len(candidates)
+    full = np.flatnonzero(counts >= pool)                 # (a repeated row counts twice)
+    if len(full):
+        stuck = users[torch.isin(users, torch.as_tensor(full, device=device))]
+        if len(stuck):
+            raise ValueError(f"user {int(stuck[0])} has interacted with every item negatives are drawn from: no "
+                             "negative to sample")
     lookup = None if candidates is None else torch.as_tensor(candidates, dtype=torch.int64, device=device)
 
     def draw(shape: torch.Size) -> torch.Tensor:
@@ -86,8 +97,23 @@ def uniform_negatives(positives: Interactions, users: torch.Tensor, generator: t
             return items
         items[todo] = draw(todo.shape)
         todo = todo[contains_keys(keys, users[todo] * num_items + items[todo])]
-    raise RuntimeError(f"negative sampling did not finish in {MAX_REJECTION_ROUNDS} rounds "
-                       f"({len(todo)} draws left): are some users' histories nearly complete?")
+    items[todo] = _complement_draws(positives, users[todo], candidates, generator)
+    return items
+
+
+def _complement_draws(positives: Interactions, users: torch.Tensor, candidates: np.ndarray | None,
+                      generator: torch.Generator) -> torch.Tensor:
+    """int64 [m]: one item per entry of ``users``, uniform over the candidates (``None``: all items) that user has
+    no positive with, drawn exactly: for the few draws that rejection leaves pending."""
+    picks = torch.rand(users.shape, generator=generator, device=users.device, dtype=torch.float64).cpu().numpy()
+    pool = np.arange(positives.num_items) if candidates is None else candidates
+    wanted = users.cpu().numpy()
+    out = np.empty(len(wanted), dtype=np.int64)
+    for user in np.unique(wanted):
+        free = np.setdiff1d(pool, positives.items[positives.users == user])
+        at = wanted == user
+        out[at] = free[np.minimum((picks[at] * len(free)).astype(np.int64), len(free) - 1)]
+    return torch.as_tensor(out, device=users.device)
 
 
 def own_items(train: Interactions) -> np.ndarray:
@@ -126,9 +152,14 @@ def user_uniform_triplets(train: Interactions, batch_size: int, seed: int, epoch
     from the users with a positive in ``train`` (with replacement where there are fewer users than that);
     each drawn user gets one of their positives, uniformly, and one negative, uniform over the items of
     ``train`` (:func:`own_items`) they have no positive with. So every user, light or heavy, is trained
-    about equally often, and a shard's sub-model draws negatives only among its shard's items. The
-    official code excludes the user's positives in *all* the training data from a shard's negatives; here,
-    where a sub-model sees only its shard, the shard's positives.
+    about equally often, and a shard's sub-model draws negatives only among its shard's items.
+
+    Two differences from the official code. A shard's negatives exclude the user's positives in the shard;
+    the official code excludes those in *all* the training data, so one shard's data would steer another
+    shard's sampler and a deletion from one shard would change the others (unlearning would no longer be
+    exact). And with all the training data (Retrain, the aggregator) negatives come from the items with
+    training data, where the official ``sample`` draws from every item id, including the few items seen only
+    in validation or test.
 
     Returns:
         ``(users, pos_items, neg_items)``, each int64 [(n_pos // batch_size + 1) * batch_size] on ``device``,

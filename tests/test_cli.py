@@ -93,6 +93,9 @@ def test_a_sampler_is_refused_before_any_training_where_a_backbone_lacks_it(data
               "--out", str(tmp_path / "tables.csv"))
     assert out.returncode == 2 and "wmf objective cannot sample by 'user-uniform'" in out.stderr
     assert not (tmp_path / "tables.csv").exists()
+    refused = run("unlearn", "--model", "wmf", "--method", "receraser", "--sampling", "own-items", "--profile", "quick",
+                  "--root", str(data_root))
+    assert refused.returncode == 2 and "wmf objective cannot sample by 'own-items'" in refused.stderr
     trained = run("train", "--dataset", "ml-100k", "--model", "bpr", "--sampling", "user-uniform", "--epochs", "1",
                   "--profile", "quick", "--root", str(data_root))
     assert trained.returncode == 0, trained.stderr

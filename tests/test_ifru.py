@@ -194,6 +194,8 @@ def test_influence_methods_are_registered_and_refuse_wmf() -> None:
         make_method("ifru", "wmf", profile="quick", device="cpu")
     with pytest.raises(ValueError, match="unknown solver"):
         IFRU("mf", profile="quick", device="cpu", solver="newton")
+    with pytest.raises(ValueError, match="batches of users"):                 # refused before any training
+        IFRU("bpr", profile="quick", device="cpu", sampling="user-uniform")
 
 
 @pytest.fixture(scope="module")

@@ -207,7 +207,8 @@ def test_user_uniform_triplets_follow_receraser_official_sampler():
     # user 0 has 8 items, users 1 and 2 one each, user 3 none: users are drawn equally often, not by their counts
     users = np.array([0] * 8 + [1, 2])
     items = np.array(list(range(8)) + [8, 9])
-    train = Interactions(users, items, 4, 12)
+    shuffle = np.random.default_rng(0).permutation(10)                         # rows in no particular order
+    train = Interactions(users[shuffle], items[shuffle], 4, 12)
     u, i, j = (t.numpy() for t in user_uniform_triplets(train, batch_size=2, seed=3, epoch=1))
     assert len(u) == (10 // 2 + 1) * 2
     again = user_uniform_triplets(train, batch_size=2, seed=3, epoch=1)
@@ -225,6 +226,17 @@ def test_user_uniform_triplets_follow_receraser_official_sampler():
     assert len(crowded) == (10 // 5 + 1) * 5 and set(crowded.tolist()) <= {0, 1, 2}   # replacement
 
 
+def test_draws_that_rejection_leaves_pending_are_drawn_exactly(monkeypatch):
+    # user 0 holds 7 of 10 items; with no rejection round at all every draw takes the exact path
+    train = Interactions(np.zeros(7, dtype=np.int64), np.array([0, 1, 2, 3, 5, 6, 8]), 1, 10)
+    monkeypatch.setattr("rec_unlearn_lib.sampling.MAX_REJECTION_ROUNDS", 0)
+    draws = uniform_negatives(train, torch.zeros(30_000, dtype=torch.int64), epoch_generator(0)).numpy()
+    share = np.bincount(draws, minlength=10) / len(draws)
+    assert share[[0, 1, 2, 3, 5, 6, 8]].sum() == 0 and np.allclose(share[[4, 7, 9]], 1 / 3, atol=0.01)
+    within = uniform_negatives(train, torch.zeros(100, dtype=torch.int64), epoch_generator(0), np.array([5, 7, 8]))
+    assert (within.numpy() == 7).all()                                        # the one free candidate
+
+
 def test_bpr_samplers_are_checked():
     with pytest.raises(ValueError, match="one negative per drawn user"):
         BPRObjective(num_negatives=2, sampling="user-uniform")
@@ -233,6 +245,10 @@ def test_bpr_samplers_are_checked():
             make_objective("wmf", sampling=sampling)
         with pytest.raises(ValueError, match="cannot sample by"):
             make_objective("bce", sampling=sampling)
+    train = Interactions(np.array([0, 1]), np.array([0, 1]), 2, 3)
+    for wrong in ([], [0, 0], [3], [-1]):
+        with pytest.raises(ValueError, match="distinct item ids"):
+            uniform_negatives(train, torch.tensor([0]), epoch_generator(0), np.array(wrong, dtype=np.int64))
 
 
 def test_pointwise_rows_implicit_and_labelled(synthetic):

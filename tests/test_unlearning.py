@@ -9,7 +9,8 @@ import torch
 from rec_unlearn_lib.evaluation import evaluate
 from rec_unlearn_lib.models import normalized_adjacency
 from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
-from rec_unlearn_lib.settings import Runtime, backbone_settings
+from rec_unlearn_lib.sampling import own_items
+from rec_unlearn_lib.settings import Runtime, backbone_settings, make_backbone
 from rec_unlearn_lib.splits import make_split, random_split
 from rec_unlearn_lib.unlearning import (METHODS, AttentionAggregator, ForgettingReport, GraphAttentionAggregator,
                                         MeanAggregator, RecEraser, Retrain, SISA, ShardedUnlearning, ShardJob,
@@ -150,6 +151,16 @@ def test_every_sub_model_equals_a_fresh_fit_on_the_remaining_data(split, samplin
         assert fresh.best_epoch == kept.best_epoch
         torch.testing.assert_close(kept.user_reps, fresh.user_reps, rtol=0, atol=0)
         torch.testing.assert_close(kept.item_reps, fresh.item_reps, rtol=0, atol=0)
+
+
+def test_sub_models_under_the_official_sampler_draw_within_their_shard(split):
+    method = sharded(partition="ibp", aggregation="mean", sampling="user-uniform", epochs=1).fit(split)
+    for job in method.shard_jobs(range(3)):
+        model = make_backbone(job.backbone, split.num_users, split.num_items, job.settings, job.seed)
+        batches = list(model.objective.batches(job.train, job.settings.batch_size, job.seed, 0, torch.device("cpu")))
+        users, negatives = (np.concatenate([b[k].numpy() for b in batches]) for k in ("users", "neg"))
+        assert len(own_items(job.train)) < split.num_items                     # IBP: part of the items
+        assert np.isin(negatives, own_items(job.train)).all() and np.isin(users, job.train.users).all()
 
 
 def test_sub_models_trained_together_are_the_sub_models_trained_one_by_one(split):

@@ -137,6 +137,9 @@ class InfluenceUnlearning(SingleModelMethod):
         if objective == "wmf":
             raise ValueError("influence unlearning needs a loss that is a mean of per-row terms (BCE or BPR); "
                              "WMF's whole-data loss is not")
+        if self.settings.sampling == "user-uniform":
+            raise ValueError("influence unlearning needs the training data as one set of rows; the user-uniform "
+                             "sampler draws batches of users, not rows")
         default = self.DEFAULT_RATIOS.get(backbone)
         self.ratios = tuple(ratios) if ratios is not None else None if default is None else tuple(default)
         self.pruning = check_pruning(pruning)

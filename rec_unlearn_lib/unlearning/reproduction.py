@@ -83,6 +83,9 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
         overrides: backbone settings that replace the profile's for every method, sub-models included (e.g.
             ``{"sampling": "user-uniform"}``, RecEraser's official sampler; ``epochs`` is the cap above).
     """
+    if "epochs" in (overrides or {}):
+        raise ValueError("cap the epochs with epochs=, which also caps the partition's and the aggregator's, "
+                         "not through overrides")
     start = time.perf_counter()
     request = ForgetRequest.random(split.train, count=deletions, seed=seed)
     for name in methods:
