@@ -99,4 +99,5 @@ def build_model(name: str, num_users: int, num_items: int, train: Interactions |
 
 __all__ = ["Backbone", "Batch", "BCEObjective", "BPRObjective", "EmbeddingModel", "EmbeddingScorer", "GraphPropagation",
            "InnerProductModel", "LightGCN", "MF", "MODELS", "OBJECTIVES", "Objective", "Popularity", "Recommender",
-           "SAMPLINGS", "Scorer", "WMFObjective", "build_model", "make_objective", "normalized_adjacency", "trainable_models"]
+           "SAMPLINGS", "Scorer", "WMFObjective", "build_model", "make_objective", "normalized_adjacency",
+           "trainable_models"]
