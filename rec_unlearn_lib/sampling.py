@@ -119,7 +119,7 @@ def _complement_draws(positives: Interactions, users: torch.Tensor, candidates: 
 def own_items(train: Interactions) -> np.ndarray:
     """int64 [c]: the items with at least one positive in ``train``, ascending (for a shard's sub-model, the
     shard's items)."""
-    return np.unique(train.positives().items).astype(np.int64)
+    return np.flatnonzero(train.positives().item_counts())
 
 
 def bpr_triplets(train: Interactions, seed: int, epoch: int = 0, device: torch.device | str = "cpu",

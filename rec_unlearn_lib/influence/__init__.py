@@ -38,6 +38,7 @@ from .lightgcn_curvature import LightGCNCurvature, closed_form_curvature
 from .recommender import (
     FitReport,
     RecommenderInfluence,
+    check_row_sampling,
     forget_loss_sum,
     forget_rows,
     full_batch,
@@ -73,6 +74,7 @@ __all__ = [
     "TableCurvature",
     "changed_nodes",
     "check_pruning",
+    "check_row_sampling",
     "check_spillover_set",
     "closed_form_curvature",
     "default_rtol",

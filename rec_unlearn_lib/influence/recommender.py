@@ -82,7 +82,16 @@ def _check_objective(model: EmbeddingModel) -> None:
         name = type(model.objective).__name__
         raise TypeError(f"influence glue needs a loss that is a mean of per-row terms (BCE or BPR), "
                         f"got {name}")
-    if getattr(model.objective, "sampling", None) == "user-uniform":
+    check_row_sampling(getattr(model.objective, "sampling", "epoch"))
+
+
+def check_row_sampling(sampling: str) -> None:
+    """Refuse a sampler without a set of training rows D to take the influence of (the user-uniform one).
+
+    Raises:
+        ValueError: ``sampling`` is ``"user-uniform"``.
+    """
+    if sampling == "user-uniform":
         raise ValueError("influence needs the training data as one set of rows; the user-uniform sampler draws "
                          "batches of users, not rows: train with sampling 'epoch', 'own-items' or 'fixed'")
 

@@ -264,7 +264,7 @@ class WMFObjective(Objective):
                 device: torch.device) -> Iterator[Batch]:
         positives = train.positives()
         csr = positives.to_csr()
-        items = torch.as_tensor(np.flatnonzero(positives.item_counts() > 0), device=device)
+        items = torch.as_tensor(own_items(positives), device=device)
         for users in user_batches(np.flatnonzero(positives.user_counts() > 0), batch_size, seed, epoch):
             starts, counts = csr.indptr[users], np.diff(csr.indptr)[users]
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)

@@ -42,7 +42,7 @@ import torch
 
 from ..forget import ForgetRequest
 from ..evaluation import evaluate
-from ..influence import (SOLVERS, LossClosure, MFCurvature, check_pruning, check_spillover_set,
+from ..influence import (SOLVERS, LossClosure, MFCurvature, check_pruning, check_row_sampling, check_spillover_set,
                          closed_form_curvature, forget_loss_sum, forget_rows, full_batch, influence_unlearn, jacobi,
                          mf_surrogate, pruned_rows, recommender_problem, rows_in_batch, spillover_loss, spillover_rows,
                          take_rows)
@@ -137,9 +137,7 @@ class InfluenceUnlearning(SingleModelMethod):
         if objective == "wmf":
             raise ValueError("influence unlearning needs a loss that is a mean of per-row terms (BCE or BPR); "
                              "WMF's whole-data loss is not")
-        if self.settings.sampling == "user-uniform":
-            raise ValueError("influence unlearning needs the training data as one set of rows; the user-uniform "
-                             "sampler draws batches of users, not rows")
+        check_row_sampling(self.settings.sampling)          # refused before any training
         default = self.DEFAULT_RATIOS.get(backbone)
         self.ratios = tuple(ratios) if ratios is not None else None if default is None else tuple(default)
         self.pruning = check_pruning(pruning)
