@@ -204,8 +204,9 @@ def fixed_triplets(train: Interactions, num_negatives: int, seed: int) -> tuple[
     """UBPR's data points: ``num_negatives`` triplets ``(u, i, j)`` per positive ``(u, i)``, drawn once.
 
     Negative ``s`` of the positive ``(u, i)`` is the first candidate ``hash(seed, (u, i), s, r) mod |I|``,
-    ``r = 0, 1, ...``, that ``u`` has not interacted with in ``train``: a counter-based draw, so a
-    triplet depends on its own positive and on ``u``'s positives only. The same arguments give the
+    ``r = 0, 1, ...``, that ``u`` has not interacted with in ``train`` (after :data:`MAX_REJECTION_ROUNDS`
+    candidates, as for a user who holds nearly every item, the next hash picks among ``u``'s remaining items
+    directly): a counter-based draw, so a triplet depends on its own positive and on ``u``'s positives only. The same arguments give the
     same triplets bit for bit, on every device. Drawn again on ``D \\ D_f`` they are ``D``'s triplets
     without those of ``D_f``, except where a rejected candidate of a kept positive was one of the
     user's forgotten items (about ``|D_f(u)| / |I|`` of user ``u``'s triplets): Retrain then trains on
@@ -242,8 +243,12 @@ def fixed_triplets(train: Interactions, num_negatives: int, seed: int) -> tuple[
         todo = todo[seen]
         if len(todo) == 0:
             return users, items, neg
-    raise RuntimeError(f"negative sampling did not finish in {MAX_REJECTION_ROUNDS} rounds "
-                       f"({len(todo)} draws left): are some users' histories nearly complete?")
+    pick = _splitmix64(stream[todo] + np.uint64(MAX_REJECTION_ROUNDS))
+    for user in np.unique(users[todo]):
+        at = users[todo] == user
+        free = np.setdiff1d(np.arange(num_items), pos.items[pos.users == user])
+        neg[todo[at]] = free[(pick[at] % np.uint64(len(free))).astype(np.int64)]
+    return users, items, neg
 
 
 def pointwise_rows(train: Interactions, num_negatives: int, seed: int, epoch: int = 0,

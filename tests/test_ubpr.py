@@ -50,6 +50,21 @@ def test_fixed_triplets_rematerialise_bit_identically(synthetic):
     assert not torch.equal(epochs[0]["users"], epochs[1]["users"])
 
 
+def test_fixed_triplets_draw_pending_negatives_exactly_and_counter_based(monkeypatch):
+    """A user who holds nearly every item still gets negatives, from the items left, one hash per triplet."""
+    full = Interactions(np.array([0] * 7 + [1, 1]), np.array([0, 1, 2, 3, 5, 6, 8, 0, 1]), 2, 10)
+    monkeypatch.setattr("rec_unlearn_lib.sampling.MAX_REJECTION_ROUNDS", 0)      # every draw takes the exact path
+    users, pos, neg = fixed_triplets(full, 2000, seed=3)
+    heavy = neg[users == 0]
+    share = np.bincount(heavy, minlength=10) / len(heavy)
+    assert share[[0, 1, 2, 3, 5, 6, 8]].sum() == 0 and np.allclose(share[[4, 7, 9]], 1 / 3, atol=0.02)
+    assert not full.contains(users, neg).any()
+    assert np.array_equal(neg, fixed_triplets(full, 2000, seed=3)[2])
+    # user 1's triplets depend on user 1's positives only: removing user 0's data leaves them as they were
+    alone = fixed_triplets(full.subset(np.array([7, 8])), 2000, seed=3)
+    assert np.array_equal(alone[2], neg[users == 1])
+
+
 def test_fixed_triplets_of_the_data_left_are_the_triplets_kept(synthetic):
     """Drawn again on D \\ D_f, a kept positive's negative changes only to an item the user just lost."""
     train = synthetic.interactions
