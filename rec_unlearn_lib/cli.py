@@ -131,9 +131,9 @@ def _split_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _backbone_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The backbone settings given on the command line (``--epochs``, ``--emb-dim``, ``--objective``,
-    ``--sampling``)."""
-    return {key: getattr(args, key) for key in ("epochs", "emb_dim", "objective", "sampling")
-            if getattr(args, key, None)}
+    ``--sampling``, ``--patience``)."""
+    return {key: getattr(args, key) for key in ("epochs", "emb_dim", "objective", "sampling", "patience")
+            if getattr(args, key, None) is not None}
 
 
 def _check_sampling(models: Sequence[str], profile: str, sampling: str | None) -> None:
@@ -200,11 +200,11 @@ def cmd_tables(args: argparse.Namespace) -> None:
                                                runtime.seed, runtime.device, **extra)
         add({"backbone": settings.partition_backbone, "method": "partition embeddings", "device": str(runtime.device),
              "seed": runtime.seed, "table": "fit", "metric": "seconds", "value": clock.seconds})
-    sampler = {"sampling": args.sampling} if args.sampling else {}
+    overrides = {key: value for key, value in _backbone_overrides(args).items() if key != "epochs"}
     for model in args.models:
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
                                         runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
-                                        embeddings, _together(args), args.aggregations, sampler):
+                                        embeddings, _together(args), args.aggregations, overrides):
             add(row)
 
 
@@ -316,6 +316,9 @@ def _backbone_options(parser: argparse.ArgumentParser, models: Sequence[str]) ->
 def _sampling_option(parser: argparse.ArgumentParser) -> None:
     _choice(parser, "--sampling", SAMPLINGS, "how BPR's triplets are drawn (default: the profile's; user-uniform "
             "draws one negative per user, not with the ubpr profile's four)", default=None)
+    parser.add_argument("--patience", type=_non_negative_int, default=None,
+                        help="override the backbone's early stopping: evaluations without improvement before it "
+                             "stops (0: never; sub-models too, not the aggregator; default: the profile's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
     tables.add_argument("--together", action="store_true", help=TOGETHER_HELP)
     _sampling_option(tables)
-    _choice(tables, "--aggregations", AGGREGATIONS, "also score RecEraser's sub-models under these aggregators "
-            "(only the aggregator is trained again; rows 'receraser, NAME')", nargs="+", default=[])
+    _choice(tables, "--aggregations", AGGREGATIONS, "also score each sharded method's sub-models under these "
+            "aggregators (only the aggregator is trained again; rows 'METHOD, NAME')", nargs="+", default=[])
     tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")
     _common(tables)
     tables.set_defaults(func=cmd_tables)

@@ -112,3 +112,14 @@ def test_tables_share_the_partition_embeddings_across_backbones(data_root, tmp_p
     assert list(fits["method"]) == ["partition embeddings", "receraser", "receraser"]     # trained once
     assert "fit_embeddings" not in rows and (fits["value"] > 0).all() and fits["fit_partition"].iloc[1:].gt(0).all()
     assert list(rows.loc[rows["table"] == "4", "backbone"]) == ["bpr", "wmf"]            # each backbone deletes
+
+
+def test_patience_reaches_the_backbone_settings_and_zero_is_kept():
+    from rec_unlearn_lib.cli import _backbone_overrides, build_parser
+
+    parser = build_parser()
+    for command in (["train", "--model", "bpr"], ["unlearn", "--model", "bpr", "--method", "sisa"], ["tables"]):
+        assert _backbone_overrides(parser.parse_args([*command, "--patience", "0"]))["patience"] == 0  # 0: never stop
+        assert "patience" not in _backbone_overrides(parser.parse_args(command))
+    refused = run("train", "--model", "bpr", "--patience", "-1")
+    assert refused.returncode == 2 and "--patience" in refused.stderr

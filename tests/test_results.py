@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,16 +67,23 @@ def test_sharded_reproduction_rows_and_budget(synthetic):
     assert (cut["table"] != "4").all() and (cut["table"] == "3").sum() == 2 * len(TABLE3_KS)
 
 
-def test_sharded_reproduction_scores_receraser_sub_models_under_more_aggregators(synthetic):
+def test_sharded_reproduction_scores_sub_models_under_more_aggregators(synthetic):
     split = random_split(synthetic.interactions, seed=0)
-    for backbone, expected in [("lightgcn", {"receraser", "receraser, mean", "receraser, attention-graph"}),
-                               ("bpr", {"receraser", "receraser, mean"})]:    # attention-graph needs LightGCN
-        rows = pd.DataFrame(sharded_reproduction(backbone, split, ("receraser",), deletions=1, profile="quick",
-                                                 device="cpu", epochs=1, aggregations=("mean", "attention-graph")))
-        assert set(rows.loc[rows["table"] == "3", "method"]) == expected
+    more = ("mean", "attention", "attention-graph")           # each method's own aggregator is not scored twice
+    for backbone, expected in [("lightgcn", {"receraser", "receraser, mean", "receraser, attention-graph",
+                                             "sisa", "sisa, attention", "sisa, attention-graph"}),
+                               ("bpr", {"receraser", "receraser, mean", "sisa", "sisa, attention"})]:
+        rows = pd.DataFrame(sharded_reproduction(backbone, split, ("receraser", "sisa"), deletions=1,
+                                                 profile="quick", device="cpu", epochs=1, aggregations=more))
+        assert set(rows.loc[rows["table"] == "3", "method"]) == expected    # attention-graph needs LightGCN
         fits = rows[rows["table"] == "fit"].set_index("method")
-        assert (fits.loc[sorted(expected - {"receraser"}), "fit_aggregator"] >= 0).all()
-        assert set(rows.loc[rows["table"] == "4", "method"]) == {"receraser"}
+        assert (fits.loc[sorted(expected - {"receraser", "sisa"}), "fit_aggregator"] >= 0).all()
+        assert set(rows.loc[rows["table"] == "4", "method"]) == {"receraser", "sisa"}
+    # the variant is really aggregated again: SISA's sub-models score differently under attention
+    rows = pd.DataFrame(sharded_reproduction("bpr", split, ("sisa",), deletions=1, profile="quick", device="cpu",
+                                             epochs=1, aggregations=("attention",), budget_seconds=1e-9))
+    quality = rows[rows["table"] == "3"].pivot_table(index="metric", columns="method", values="value")
+    assert not np.allclose(quality["sisa"], quality["sisa, attention"])
 
 
 def _rows(*rows: tuple) -> pd.DataFrame:

@@ -75,11 +75,12 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
         embeddings: ``(users [U, d], items [I, d])`` for the balanced partitions (``None``: each sharded
             method trains its own, and its fit row counts their seconds as ``fit_embeddings``).
         sharding: overrides of the sharded methods' settings (e.g. ``{"together": True}``).
-        aggregations: names of :data:`~.aggregation.AGGREGATIONS` that RecEraser's sub-models are also scored
-            under, before its deletions: only the aggregator is trained again
+        aggregations: names of :data:`~.aggregation.AGGREGATIONS` that each sharded method's sub-models are also
+            scored under, before its deletions: only the aggregator is trained again
             (:meth:`~.sharded.ShardedUnlearning.with_aggregation`), and its fit and Table 3 rows are named
-            ``"receraser, NAME"`` (e.g. ``attention-graph``, the official code's LightGCN aggregator; skipped
-            where it does not apply to ``backbone``, :func:`~.sharded.aggregation_unsupported`).
+            ``"METHOD, NAME"`` (e.g. ``"receraser, attention-graph"``, the official code's LightGCN aggregator, or
+            ``"sisa, attention"``, random shards under RecEraser's aggregator; skipped where it is the method's own
+            or does not apply to ``backbone``, :func:`~.sharded.aggregation_unsupported`).
         overrides: backbone settings that replace the profile's for every method, sub-models included (e.g.
             ``{"sampling": "user-uniform"}``, RecEraser's official sampler; ``epochs`` is the cap above).
     """
@@ -105,8 +106,8 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             yield {**common, "table": "3", "metric": metric, "value": value}
         if name == "retrain":
             continue
-        for aggregation in aggregations if name == "receraser" else ():
-            if aggregation_unsupported(aggregation, backbone):
+        for aggregation in aggregations if "sharding" in METHODS[name].options else ():
+            if aggregation == method.aggregation or aggregation_unsupported(aggregation, backbone):
                 continue
             with timed(method.device) as clock:
                 other = method.with_aggregation(aggregation)
