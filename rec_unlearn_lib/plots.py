@@ -158,11 +158,16 @@ def backbone_bars(results: pd.DataFrame, panels: Sequence[tuple[str, str]], base
 
 
 def metric_bars(table: pd.DataFrame, x: str, y: str, hue: str | None = None, title: str = "",
-                baseline: float | None = None, baseline_label: str = "baseline", ax: plt.Axes | None = None) -> plt.Axes:
-    """A bar per ``x`` (grouped by ``hue``) of metric column ``y``, with an optional dashed baseline."""
+                baseline: float | None = None, baseline_label: str = "baseline", ax: plt.Axes | None = None,
+                errorbar: Any = ("ci", 95)) -> plt.Axes:
+    """A bar per ``x`` (grouped by ``hue``) of metric column ``y``, with an optional dashed baseline.
+
+    Where ``table`` holds several rows per bar (seeds), the bar is their mean and ``errorbar`` is seaborn's
+    interval around it (default a 95 % bootstrap interval; ``("pi", 100)``: from the smallest to the largest)."""
     ax = ax or plt.subplots(figsize=(7, 3.6))[1]
     colour_by = hue or x
-    sns.barplot(data=table, x=x, y=y, hue=colour_by, palette=palette(table[colour_by]), legend=hue is not None, ax=ax)
+    sns.barplot(data=table, x=x, y=y, hue=colour_by, palette=palette(table[colour_by]), legend=hue is not None,
+                errorbar=errorbar, ax=ax)
     if baseline is not None:
         ax.axhline(baseline, ls="--", color="black", lw=1, label=baseline_label)
         ax.legend()

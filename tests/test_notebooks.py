@@ -42,6 +42,20 @@ def test_chapter_uses_one_import_style_and_no_outputs(path: Path) -> None:
         assert not cell.get("outputs") and cell.get("execution_count") is None
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_figure_cell_has_a_caption_alt_text_and_one_output_to_wrap(path: Path) -> None:
+    """A cell whose plot the book wraps as a named figure (``mystnb.figure``) carries a caption and alt text, and
+    records or displays nothing else: the book would wrap each such output under the same name."""
+    for cell in _code_cells(path):
+        options = cell.get("metadata", {}).get("mystnb", {})
+        if "figure" not in options:
+            continue
+        source = "".join(cell["source"])
+        assert options["figure"].get("caption") and options["figure"].get("name"), source[:80]
+        assert options.get("image", {}).get("alt"), source[:80]
+        assert not re.search(r"\bglue\(|\bdisplay\(", source), options["figure"]["name"]
+
+
 def test_glue_prints_for_jupyter_readers_but_not_while_the_book_is_built(capsys, monkeypatch) -> None:
     from rec_unlearn_lib.notebook import BOOK_BUILD_ENV, glue
     monkeypatch.delenv(BOOK_BUILD_ENV, raising=False)

@@ -47,6 +47,12 @@ def test_figures_draw_labelled_axes() -> None:
     table = pd.DataFrame({"seconds": [0.5, 0.1], "relative error vs direct": [0.0, 1e-6], "matvecs": [10, 5]},
                          index=["direct", "cg"])
     assert plots.solver_tradeoff(table).get_yscale() == "log"
+    seeds = pd.DataFrame({"backbone": ["bpr"] * 3, "share": [0.2, 0.5, 0.3]})
+    for errorbar, low, high in [(("pi", 100), 0.2, 0.5), (None, None, None)]:   # the range of the seeds, or none
+        ax = plots.metric_bars(seeds, x="backbone", y="share", errorbar=errorbar)
+        assert ax.patches[0].get_height() == pytest.approx(1 / 3)                   # the bar: their mean
+        ends = [y for line in ax.lines for y in line.get_ydata()]
+        assert (sorted(ends) == pytest.approx([low, high])) if low is not None else not ends
     plt.close("all")
 
 
