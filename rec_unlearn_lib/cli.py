@@ -308,12 +308,12 @@ def _backbone_options(parser: argparse.ArgumentParser, models: Sequence[str]) ->
     _choice(parser, "--model", MODELS if len(models) == len(MODELS) else MODELS.subset(models, "trained backbone"),
             required=True)
     _choice(parser, "--objective", OBJECTIVES, "default: the backbone's own", default=None)
-    _sampling_option(parser)
+    _training_options(parser)
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override every maximum epoch count")
     parser.add_argument("--emb-dim", type=_positive_int, default=None, help="override the embedding size")
 
 
-def _sampling_option(parser: argparse.ArgumentParser) -> None:
+def _training_options(parser: argparse.ArgumentParser) -> None:
     _choice(parser, "--sampling", SAMPLINGS, "how BPR's triplets are drawn (default: the profile's; user-uniform "
             "draws one negative per user, not with the ubpr profile's four)", default=None)
     parser.add_argument("--patience", type=_non_negative_int, default=None,
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "many deletions were made)")
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
     tables.add_argument("--together", action="store_true", help=TOGETHER_HELP)
-    _sampling_option(tables)
+    _training_options(tables)
     _choice(tables, "--aggregations", AGGREGATIONS, "also score each sharded method's sub-models under these "
             "aggregators (only the aggregator is trained again; rows 'METHOD, NAME')", nargs="+", default=[])
     tables.add_argument("--out", help="write the rows to this CSV (with a .meta.json beside it)")

@@ -110,10 +110,15 @@ def _complement_draws(positives: Interactions, users: torch.Tensor, candidates: 
     wanted = users.cpu().numpy()
     out = np.empty(len(wanted), dtype=np.int64)
     for user in np.unique(wanted):
-        free = np.setdiff1d(pool, positives.items[positives.users == user])
+        free = _free_items(positives, user, pool)
         at = wanted == user
         out[at] = free[np.minimum((picks[at] * len(free)).astype(np.int64), len(free) - 1)]
     return torch.as_tensor(out, device=users.device)
+
+
+def _free_items(positives: Interactions, user: int, pool: np.ndarray) -> np.ndarray:
+    """int64 [f]: the items of ``pool`` (ascending) that ``user`` has no positive with in ``positives``."""
+    return np.setdiff1d(pool, positives.items[positives.users == user])
 
 
 def own_items(train: Interactions) -> np.ndarray:
@@ -246,7 +251,7 @@ def fixed_triplets(train: Interactions, num_negatives: int, seed: int) -> tuple[
     pick = _splitmix64(stream[todo] + np.uint64(MAX_REJECTION_ROUNDS))
     for user in np.unique(users[todo]):
         at = users[todo] == user
-        free = np.setdiff1d(np.arange(num_items), pos.items[pos.users == user])
+        free = _free_items(pos, user, np.arange(num_items))
         neg[todo[at]] = free[(pick[at] % np.uint64(len(free))).astype(np.int64)]
     return users, items, neg
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rec_unlearn_lib.evaluation import evaluate
-from rec_unlearn_lib.models import normalized_adjacency
+from rec_unlearn_lib.models import BPRObjective, normalized_adjacency
 from rec_unlearn_lib.forget import ForgetRequest, ForgetRequestError
 from rec_unlearn_lib.sampling import own_items
 from rec_unlearn_lib.settings import Runtime, backbone_settings, make_backbone
@@ -324,6 +324,50 @@ def test_methods_resolve_their_runtime_once(split):
     assert method.settings == backbone_settings("bpr", "quick").replace(**TINY)
     same = Retrain("bpr", profile="full", seed=3, device="cpu", settings=method.settings)
     assert same.settings == method.settings and same.profile == "full"
+
+
+def test_attention_aggregator_computes_a_small_batch_from_its_rows_alone(split):
+    """A batch that reads fewer rows than the tables hold computes Eq. 5-7 for its rows only (the tables are never
+    computed), with the loss and gradients of the tables' rows; a batch reading more rows takes the tables' rows;
+    and the official LightGCN aggregator, whose every row reads the whole graph, always takes its tables' rows."""
+    torch.manual_seed(0)
+    k, d = 3, 4
+    ureps, ireps = torch.randn(k, split.num_users, d), torch.randn(k, split.num_items, d)
+    useen, iseen = torch.rand(k, split.num_users) > 0.3, torch.rand(k, split.num_items) > 0.3
+    useen[:, 1], iseen[1:, 2] = False, False                  # user 1 in no shard, item 2 in shard 0 only
+    att = AttentionAggregator(ureps, ireps, useen, iseen, BPRObjective(), agg_reg=0.1, attention_size=3)
+    with torch.no_grad():
+        for p in att.parameters():
+            p.normal_()
+    batch = {"users": torch.tensor([1, 0, 1]), "pos": torch.tensor([2, 3, 2]), "neg": torch.tensor([4, 2, 5])}
+    def loss_and_grads(model):
+        model.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+    expected = loss_and_grads(att)                            # through the tables' rows
+    rows = att.batch_rows(batch["users"], batch["pos"], batch["neg"])
+    assert [r.shape for r in rows] == [(3, d)] * 3
+    att.representations = lambda: pytest.fail("a small batch computed the whole tables")
+    with torch.no_grad():
+        tables_users, tables_items = AttentionAggregator.representations(att)
+    torch.testing.assert_close(rows[0], tables_users[batch["users"]])
+    torch.testing.assert_close(torch.cat(rows[1:]), tables_items[torch.cat([batch["pos"], batch["neg"]])])
+    loss, grads = loss_and_grads(att)
+    torch.testing.assert_close(loss, expected[0])
+    for got, want in zip(grads, expected[1]):
+        torch.testing.assert_close(got, want)
+    many = torch.arange(split.num_users + split.num_items) % split.num_items
+    with pytest.raises(pytest.fail.Exception, match="whole tables"):
+        att.batch_rows(many[:split.num_users] % split.num_users, many)
+    graph = GraphAttentionAggregator(ureps, ireps, useen, iseen, attention_size=3, num_layers=2)
+    graph.load_state_dict(AttentionAggregator(ureps, ireps, useen, iseen, attention_size=3).state_dict(), strict=False)
+    graph.fit_data(split.train)
+    with torch.no_grad():
+        users, items = graph.representations()
+        got = graph.batch_rows(batch["users"], batch["pos"])
+    torch.testing.assert_close(got[0], users[batch["users"]])
+    torch.testing.assert_close(got[1], items[batch["pos"]])
 
 
 def test_graph_attention_aggregator_is_the_attention_aggregate_propagated_over_the_training_graph(split):

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from ..interactions import Interactions
 from ..registry import Registry
+from .base import rows_of
 from ..sampling import bpr_triplets, epoch_generator, fixed_triplets, own_items, pointwise_rows, user_batches, \
     user_uniform_triplets
 
@@ -47,13 +48,6 @@ def _chunks(tensors: dict[str, torch.Tensor], batch_size: int) -> Iterator[Batch
     n = len(next(iter(tensors.values())))
     for start in range(0, n, batch_size):
         yield {k: v[start:start + batch_size] for k, v in tensors.items()}
-
-
-def rows_of(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``table[index]`` [len(index), d] by :func:`torch.index_select`, whose backward adds rows with
-    ``index_add`` (on the CPU faster than the accumulating ``index_put`` of ``table[index]``; an HVP
-    of BPR-MF takes about two thirds of the time)."""
-    return table.index_select(0, index)
 
 
 def l2_of_rows(*rows: torch.Tensor) -> torch.Tensor:
@@ -155,8 +149,8 @@ class BCEObjective(Objective):
         return _chunks({"users": users, "items": items, "labels": labels}, batch_size)
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
-        user_emb, item_emb = model.representations()
-        logits = (rows_of(user_emb, batch["users"]) * rows_of(item_emb, batch["items"])).sum(-1)
+        users, items = model.batch_rows(batch["users"], batch["items"])
+        logits = (users * items).sum(-1)
         return (F.binary_cross_entropy_with_logits(logits, batch["labels"])
                 + self._reg(model, batch["users"], batch["items"]))
 
@@ -219,9 +213,8 @@ class BPRObjective(Objective):
         return _chunks({"users": users, "pos": pos, "neg": neg}, batch_size)
 
     def loss(self, model: "InnerProductModel", batch: Batch) -> torch.Tensor:
-        user_emb, item_emb = model.representations()
-        u = rows_of(user_emb, batch["users"])
-        diff = (u * rows_of(item_emb, batch["pos"])).sum(-1) - (u * rows_of(item_emb, batch["neg"])).sum(-1)
+        u, pos, neg = model.batch_rows(batch["users"], batch["pos"], batch["neg"])
+        diff = (u * pos).sum(-1) - (u * neg).sum(-1)
         return -F.logsigmoid(diff).mean() + self._reg(model, batch["users"], batch["pos"], batch["neg"])
 
 
