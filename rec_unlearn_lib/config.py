@@ -22,7 +22,7 @@ from .registry import Registry
 
 DEVICES: Registry[str] = Registry("device")
 DEVICES.add("cpu", "cpu", "the CPU")
-DEVICES.add("cuda", "cuda", "a GPU (cuda: the current one; cuda:1, ... by index)")
+DEVICES.add("cuda", "cuda", "the current GPU (Python calls also take cuda:1, ... by index)")
 
 REPOSITORY_URL = "https://github.com/rec-unlearn/rec-unlearn-book"
 """The book's repository: Colab installs the library from it, and committed results are read from it where the

@@ -1,6 +1,6 @@
 """Real data sets: parse the public file layouts into dense-id :class:`Dataset` objects.
 
-Where the files come from (a data root such as ``REC_UNLEARN_DATA=../shared/data``,
+Where the files come from (a data root such as ``REC_UNLEARN_DATA=/path/to/data``,
 or a download into the cache) is :mod:`rec_unlearn_lib.sources`' job; this module
 only reads the layouts the public sources publish:
 

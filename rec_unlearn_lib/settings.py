@@ -3,7 +3,7 @@
 Every notebook and command runs in one of two *profiles* (the registry :data:`PROFILES`):
 
 ``quick``
-    CPU, small data and few epochs; what CI and ``nbval`` run (minutes).
+    CPU, small data and few epochs; what the notebooks run by default and their tests execute (minutes).
 ``full``
     The papers' scale, meant for one GPU.
 
@@ -343,8 +343,20 @@ def backbone_settings(model: str, profile: str | None = None) -> BackboneSetting
 
 
 def settings_table(profile: str | None = None) -> pd.DataFrame:
-    """One row per trainable backbone, one column per setting, for ``profile``."""
-    rows = {name: backbone_settings(name, profile).as_dict() for name in MODELS if MODELS[name].objective}
+    """One row per trainable backbone, one column per setting, for ``profile``, as the backbone is built: the
+    objective and its negatives per positive resolved (``None`` in the settings: the backbone's own), ``-`` where
+    a setting does not apply (layers beyond LightGCN, ``c0`` beyond WMF's loss, negatives and sampling beyond
+    the sampled losses), and ``metric`` ``None`` written as the protocol's."""
+    rows = {}
+    for name in trainable_models():
+        settings = backbone_settings(name, profile)
+        model = make_backbone(name, 1, 1, settings, seed=0)
+        built = {"num_layers": model, "num_negatives": model.objective, "c0": model.objective,
+                 "sampling": model.objective}
+        row = settings.as_dict()
+        for field, owner in built.items():
+            row[field] = getattr(owner, field, "-")
+        rows[name] = {**row, "objective": model.objective.name, "metric": settings.metric or "the protocol's"}
     return pd.DataFrame(rows).T
 
 

@@ -14,7 +14,7 @@ unverified file. Files without a registered checksum are trusted on first use: t
 recorded in ``<cache>/<name>/SHA256SUMS`` and enforced on any later download.
 
 On machines without internet, point ``REC_UNLEARN_DATA`` at a mirror with the same layout,
-e.g. ``REC_UNLEARN_DATA=../shared/data``.
+e.g. ``REC_UNLEARN_DATA=/path/to/data``.
 """
 
 from __future__ import annotations
@@ -484,7 +484,7 @@ def locate(name: str, root: str | Path | None = None, download: bool | None = No
         failure = "Downloading is disabled (download=False or REC_UNLEARN_OFFLINE=1)."
     fix = (
         f"Set REC_UNLEARN_DATA to a folder that holds {name}/ "
-        "(e.g. REC_UNLEARN_DATA=../shared/data) or pass root= to locate()."
+        "(e.g. REC_UNLEARN_DATA=/path/to/data) or pass root= to locate()."
     )
     raise DatasetNotFoundError(
         "\n".join([f"Data set {name!r} not found. Searched:", *searched, failure, fix])

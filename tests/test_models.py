@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rec_unlearn_lib.interactions import Interactions
-from rec_unlearn_lib.settings import backbone_settings, make_backbone
+from rec_unlearn_lib.settings import backbone_settings, make_backbone, settings_table
 from rec_unlearn_lib.models import (BPRObjective, BCEObjective, LightGCN, MF, WMFObjective, build_model,
                                     normalized_adjacency)
 
@@ -144,3 +144,16 @@ def test_make_backbone_uses_its_own_generator() -> None:
     assert torch.equal(torch.get_rng_state(), state)
     torch.manual_seed(7)   # the seed policy is the global one's: a seeded generator draws the same numbers
     assert torch.equal(first.user_emb, torch.randn(6, 4) * 0.1)
+
+
+def test_settings_table_shows_each_backbone_as_built():
+    """The chapter's settings table: objectives and negatives resolved, '-' where a setting does not apply."""
+    table = settings_table("quick")
+    assert list(table.index) == ["mf", "bpr", "wmf", "lightgcn"]
+    assert table.loc["mf", ["objective", "num_negatives", "num_layers", "c0", "sampling"]].tolist() == \
+        ["bce", 4, "-", "-", "-"]
+    assert table.loc["bpr", ["objective", "num_negatives", "sampling"]].tolist() == ["bpr", 1, "epoch"]
+    assert table.loc["wmf", ["objective", "num_negatives", "c0"]].tolist() == ["wmf", "-", 0.2]
+    assert table.loc["lightgcn", ["objective", "num_layers"]].tolist() == ["bpr", 3]
+    assert set(table["metric"]) == {"the protocol's"}
+    assert settings_table("ubpr").loc["bpr", ["num_negatives", "sampling"]].tolist() == [4, "fixed"]
