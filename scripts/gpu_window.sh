@@ -67,11 +67,12 @@ if step gpu-tests 75 "$python" -m pytest tests/test_training.py tests/test_timin
   together=(--together)
 fi
 
-# 2. RecEraser's Table 4 for LightGCN, the rows still missing: RecEraser's deletions (its fit took 235 s on an
-#    H200, results/gpu-2026-11-27b, where SISA's Table 3 and the official aggregator were measured), until 330 s
-#    from the start, then Retrain again for the ratio in the same run.
-step tables-lightgcn 420 "${cli[@]}" tables --models lightgcn --methods receraser retrain "${common[@]}" \
-  --deletions 100 --budget-seconds 330 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
+# 2. RecEraser's Table 4 for LightGCN, the rows still missing: Retrain first (96 s on an H100, results/gpu-2026-11-27),
+#    so that the ratio's two sides come from the same run even if the step is cut, then RecEraser's fit (235 s on an
+#    H200, results/gpu-2026-11-27b, where SISA's Table 3 and the official aggregator were measured) and its
+#    deletions until 400 s from the start (a LightGCN deletion took 17-23 s on a CPU with ML-100K).
+step tables-lightgcn 470 "${cli[@]}" tables --models lightgcn --methods retrain receraser "${common[@]}" \
+  --deletions 100 --budget-seconds 400 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
 
 # 3. The influence methods against Retrain at the full profile on LightGCN (MF and BPR-MF: results/gpu-2026-11-27),
 #    the smallest random request and IFRU's attack, resumable like the study below.
