@@ -79,6 +79,10 @@ def test_sharded_reproduction_scores_sub_models_under_more_aggregators(synthetic
         fits = rows[rows["table"] == "fit"].set_index("method")
         assert (fits.loc[sorted(expected - {"receraser", "sisa"}), "fit_aggregator"] >= 0).all()
         assert set(rows.loc[rows["table"] == "4", "method"]) == {"receraser", "sisa"}
+        # how long each trained aggregator ran, at its fit and at each deletion; nothing for the untrained mean
+        trained = rows[rows["method"].isin(expected - {"sisa", "receraser, mean"}) & (rows["table"] != "3")]
+        assert (trained["aggregator_epochs"] == 1).all() and trained["aggregator_best_epoch"].between(0, 1).all()
+        assert rows.loc[rows["method"].isin(["sisa", "receraser, mean"]), "aggregator_epochs"].isna().all()
     # the variant is really aggregated again: SISA's sub-models score differently under attention
     rows = pd.DataFrame(sharded_reproduction("bpr", split, ("sisa",), deletions=1, profile="quick", device="cpu",
                                              epochs=1, aggregations=("attention",), budget_seconds=1e-9))

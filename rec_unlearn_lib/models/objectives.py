@@ -33,9 +33,9 @@ import torch.nn.functional as F
 
 from ..interactions import Interactions
 from ..registry import Registry
-from .base import rows_of
 from ..sampling import bpr_triplets, epoch_generator, fixed_triplets, own_items, pointwise_rows, user_batches, \
     user_uniform_triplets
+from .base import rows_of
 
 if TYPE_CHECKING:
     from .base import EmbeddingModel, InnerProductModel

@@ -59,7 +59,9 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
                          sharding: dict[str, Any] | None = None, aggregations: Sequence[str] = (),
                          overrides: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
-    breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds).
+    breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds). Fit and Table 4
+    rows of a method with a trained aggregator also say how many epochs it trained (``aggregator_epochs``) and
+    which it kept (``aggregator_best_epoch``).
 
     Args:
         backbone: a trained backbone of :data:`~rec_unlearn_lib.models.MODELS`.
@@ -101,7 +103,7 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
         common = {"backbone": backbone, "method": name, "device": str(method.device), "seed": seed}
         breakdown = getattr(method, "fit_seconds", {})
         yield {**common, "table": "fit", "metric": "seconds", "value": clock.seconds,
-               **{f"fit_{k}": v for k, v in breakdown.items()}}
+               **{f"fit_{k}": v for k, v in breakdown.items()}, **_aggregator_epochs(method)}
         for metric, value in evaluate(method.model, split, "test", ks=TABLE3_KS).items():
             yield {**common, "table": "3", "metric": metric, "value": value}
         if name == "retrain":
@@ -113,7 +115,7 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
                 other = method.with_aggregation(aggregation)
             variant = {**common, "method": f"{name}, {aggregation}"}
             yield {**variant, "table": "fit", "metric": "seconds", "value": clock.seconds,
-                   "fit_aggregator": other.fit_seconds["aggregator"]}
+                   "fit_aggregator": other.fit_seconds["aggregator"], **_aggregator_epochs(other)}
             for metric, value in evaluate(other.model, split, "test", ks=TABLE3_KS).items():
                 yield {**variant, "table": "3", "metric": metric, "value": value}
         for j, single in enumerate(one_at_a_time(request)):
@@ -121,7 +123,16 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
                 break
             result = method.forget(single)
             yield {**common, "table": "4", "metric": "seconds", "deletion": j, "value": result.seconds,
-                   **{f"delete_{k}": v for k, v in result.breakdown.items()}}
+                   **{f"delete_{k}": v for k, v in result.breakdown.items()}, **_aggregator_epochs(method)}
+
+
+def _aggregator_epochs(method: Any) -> dict[str, int]:
+    """``aggregator_epochs`` (how many it trained) and ``aggregator_best_epoch`` (the one kept) of the aggregator
+    ``method`` trained last (its fit's, or its last deletion's); nothing for methods without a trained one."""
+    result = getattr(method, "aggregator_result", None)
+    if result is None:
+        return {}
+    return {"aggregator_epochs": len(result.history), "aggregator_best_epoch": result.best_epoch}
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
