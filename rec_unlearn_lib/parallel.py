@@ -86,13 +86,23 @@ def ray_shard_map(num_cpus: int = 1, num_gpus: float | None = None, max_retries:
             try:
                 results.append(ray.get(ref))
             except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
-                for other in refs:      # not force=True: killing a worker mid-task took the driver down with it
-                    ray.cancel(other)
+                _cancel_unfinished(ray, [other for other in refs if other is not ref])
                 cell = getattr(job, "shard", job)
                 raise ShardTaskError(f"training sub-model {cell} failed after {max_retries} retries: {err}") from err
         return results
 
     return shard_map
+
+
+def _cancel_unfinished(ray: Any, refs: list[Any]) -> None:
+    """Cancel the tasks of ``refs`` that have not finished, without force (killing a worker mid-task took the
+    driver down with it). A finished or failed task is left alone: cancelling one whose reply the driver is still
+    processing can abort the driver in Ray's own code (the check ``it != submissible_tasks_.end()``, a race between
+    cancellation and a task's reply, ray-project/ray#54798), which ended test runs here."""
+    if refs:
+        _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=0)
+        for other in unfinished:
+            ray.cancel(other)
 
 
 def ray_imap(fn: Callable[[Job], Result], jobs: Iterable[Job], num_cpus: int = 1, num_gpus: float | None = None,
@@ -124,5 +134,4 @@ def ray_imap(fn: Callable[[Job], Result], jobs: Iterable[Job], num_cpus: int = 1
                 raise ShardTaskError(f"job {index} ({jobs[index]!r:.200}) failed: {err}") from err
             yield index, result
     finally:                             # an error here or in the caller, or the caller stopped: no task left over
-        for other in pending:
-            ray.cancel(other)
+        _cancel_unfinished(ray, list(pending))   # the failed task was popped already

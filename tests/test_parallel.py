@@ -9,7 +9,7 @@ import ray
 import torch
 
 from rec_unlearn_lib.forget import ForgetRequest
-from rec_unlearn_lib.parallel import ShardTaskError, ray_shard_map
+from rec_unlearn_lib.parallel import ShardTaskError, _cancel_unfinished, ray_shard_map
 from rec_unlearn_lib.splits import random_split
 from rec_unlearn_lib.unlearning import RecEraser, train_shard
 
@@ -74,3 +74,24 @@ def test_without_ray_the_message_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install 'rec_unlearn_lib\[ray\]'"):
         ray_shard_map()
+
+
+def test_only_unfinished_tasks_are_cancelled():
+    """A finished or failed task is never cancelled: Ray can abort the driver when a cancellation races with a task's
+    reply. The tasks still running are."""
+    class FakeRay:
+        def __init__(self) -> None:
+            self.cancelled: list[str] = []
+
+        def wait(self, refs, num_returns, timeout):
+            assert num_returns == len(refs) > 0 and timeout == 0
+            return [r for r in refs if r.startswith("done")], [r for r in refs if not r.startswith("done")]
+
+        def cancel(self, ref):
+            self.cancelled.append(ref)
+
+    fake = FakeRay()
+    _cancel_unfinished(fake, ["done-1", "running-2", "done-3", "running-4"])
+    assert fake.cancelled == ["running-2", "running-4"]
+    _cancel_unfinished(fake, [])
+    assert fake.cancelled == ["running-2", "running-4"]
