@@ -86,7 +86,7 @@ def ray_shard_map(num_cpus: int = 1, num_gpus: float | None = None, max_retries:
             try:
                 results.append(ray.get(ref))
             except Exception as err:     # ray.exceptions.RayTaskError and worker deaths
-                _cancel_unfinished(ray, [other for other in refs if other is not ref])
+                _cancel_unfinished(ray, refs)    # the failed task has finished: it is left alone
                 cell = getattr(job, "shard", job)
                 raise ShardTaskError(f"training sub-model {cell} failed after {max_retries} retries: {err}") from err
         return results
@@ -134,4 +134,4 @@ def ray_imap(fn: Callable[[Job], Result], jobs: Iterable[Job], num_cpus: int = 1
                 raise ShardTaskError(f"job {index} ({jobs[index]!r:.200}) failed: {err}") from err
             yield index, result
     finally:                             # an error here or in the caller, or the caller stopped: no task left over
-        _cancel_unfinished(ray, list(pending))   # the failed task was popped already
+        _cancel_unfinished(ray, list(pending))

@@ -13,7 +13,6 @@ prints the median milliseconds of each and their ratio.
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Callable
 
 import pandas as pd
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from rec_unlearn_lib.models import InnerProductModel
+from rec_unlearn_lib.timing import timed
 from rec_unlearn_lib.unlearning import AttentionAggregator
 
 SIZES = {"ml-100k": (943, 1682), "receraser-ml-1m": (6040, 3706)}
@@ -31,16 +31,11 @@ def step_ms(agg: AttentionAggregator, rows_of_batch: Callable[..., tuple[torch.T
     """Median milliseconds of one BPR forward and backward pass whose rows come from ``rows_of_batch``."""
     times = []
     for trial in range(repeats + 3):                     # three warm-up passes
-        if agg.device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        users, pos, neg = rows_of_batch(agg, *batch)
-        loss = -F.logsigmoid((users * pos).sum(-1) - (users * neg).sum(-1)).mean()
-        loss.backward()
-        if agg.device.type == "cuda":
-            torch.cuda.synchronize()
+        with timed(agg.device) as clock:
+            users, pos, neg = rows_of_batch(agg, *batch)
+            (-F.logsigmoid((users * pos).sum(-1) - (users * neg).sum(-1)).mean()).backward()
         if trial >= 3:
-            times.append(time.perf_counter() - start)
+            times.append(clock.seconds)
     return 1000 * float(pd.Series(times).median())
 
 
