@@ -11,8 +11,8 @@ import pytest
 from rec_unlearn_lib import results
 from rec_unlearn_lib.results import load_table, published_table, run_metadata, save_table
 from rec_unlearn_lib.splits import random_split
-from rec_unlearn_lib.unlearning import (PAPER_TABLE3_ML1M, TABLE3_KS, sharded_reproduction, table3_beside_paper,
-                                        table4_beside_paper)
+from rec_unlearn_lib.unlearning import (PAPER_TABLE3_ML1M, TABLE3_KS, expected_shard_seconds, sharded_reproduction,
+                                        table3_beside_paper, table4_beside_paper)
 
 
 def test_save_table_writes_the_table_and_its_metadata(tmp_path):
@@ -80,9 +80,21 @@ def test_sharded_reproduction_scores_sub_models_under_more_aggregators(synthetic
         assert (fits.loc[sorted(expected - {"receraser", "sisa"}), "fit_aggregator"] >= 0).all()
         assert set(rows.loc[rows["table"] == "4", "method"]) == {"receraser", "sisa"}
         # how long each trained aggregator ran, at its fit and at each deletion; nothing for the untrained mean
-        trained = rows[rows["method"].isin(expected - {"sisa", "receraser, mean"}) & (rows["table"] != "3")]
+        trained = rows[rows["method"].isin(expected - {"sisa", "receraser, mean"}) & rows["table"].isin(["fit", "4"])]
         assert (trained["aggregator_epochs"] == 1).all() and trained["aggregator_best_epoch"].between(0, 1).all()
         assert rows.loc[rows["method"].isin(["sisa", "receraser, mean"]), "aggregator_epochs"].isna().all()
+        # where each fit spent its time: every shard's size and training, the aggregator's history epoch by epoch
+        shards = rows[rows["table"] == "shards"].pivot_table(index=["method", "shard"], columns="metric",
+                                                              values="value")
+        assert set(shards.index.get_level_values("method")) == {"receraser", "sisa"}
+        for name in ("receraser", "sisa"):
+            assert shards.loc[name, "interactions"].sum() == len(split.train)       # the shards cover the data
+            assert list(shards.loc[name].index) == list(range(len(shards.loc[name])))
+        assert (shards["epochs"] == 1).all() and (shards["seconds"] > 0).all()
+        assert (shards["users"] <= split.num_users).all() and (shards["items"] <= split.num_items).all()
+        history = rows[rows["table"] == "aggregator"]
+        assert set(history["method"]) == {"receraser"} and set(history["epoch"]) == {1}   # the mean has none
+        assert {"loss", "seconds", "recall@20"} <= set(history["metric"])
     # the variant is really aggregated again: SISA's sub-models score differently under attention
     rows = pd.DataFrame(sharded_reproduction("bpr", split, ("sisa",), deletions=1, profile="quick", device="cpu",
                                              epochs=1, aggregations=("attention",), budget_seconds=1e-9))
@@ -121,6 +133,19 @@ def test_table4_beside_the_paper():
     assert bpr["retrain_s"] == 15.0 and bpr["speedup"] == 3.0
     assert bpr["paper_total_min"] == 22 and bpr["paper_speedup"] == pytest.approx(15.0)
     assert pd.isna(table.loc["wmf", "total_s"]) and table.loc["wmf", "paper_retrain_min"] == 13
+    assert pd.isna(bpr["expected_shard_s"])                                         # no shard rows
+    # a random deletion falls in shard k with probability n_k / n: shards of 1 and 3 rows trained in 10 and 2 s
+    shards = pd.DataFrame([{"backbone": backbone, "method": method, "table": "shards", "seed": 0, "shard": k,
+                            "metric": metric, "value": value}
+                           for backbone, method, k, n, t in [("bpr", "receraser", 0, 1, 10.0),
+                                                             ("bpr", "receraser", 1, 3, 2.0),
+                                                             ("bpr", "sisa", 0, 1, 99.0),
+                                                             ("wmf", "receraser", 0, 5, 4.0)]
+                           for metric, value in (("interactions", n), ("seconds", t), ("epochs", 7))])
+    table = table4_beside_paper(pd.concat([rows, shards]))
+    assert table.loc["bpr", "expected_shard_s"] == pytest.approx((1 * 10 + 3 * 2) / 4)
+    assert table.loc["bpr", "shard_s"] == 2.0 and table.loc["wmf", "expected_shard_s"] == 4.0
+    assert expected_shard_seconds(shards, "sisa").to_dict() == {"bpr": 99.0}
 
 
 def test_published_tables_are_read_from_the_checkout():

@@ -28,7 +28,8 @@ from .experiment import ForgettingReport, completeness, measure_forgetting, unle
 from .partition import (PARTITIONS, Partition, balanced_assign, balanced_partition, history_concentration,
                         make_partition, max_shard_size, random_partition)
 from .reproduction import (PAPER_TABLE3_ML1M, PAPER_TABLE4_ML1M, TABLE3_BACKBONES, TABLE3_KS, TABLE3_METHODS,
-                           sharded_reproduction, table3_beside_paper, table4_beside_paper)
+                           expected_shard_seconds, sharded_reproduction, table3_beside_paper,
+                           table4_beside_paper)
 from .retrain import Retrain
 from .sharded import (RecEraser, ShardedUnlearning, ShardJob, SISA, SubModel, pretrained_embeddings, shard_seed,
                       train_shard)
@@ -53,5 +54,5 @@ __all__ = ["AUCS", "CURVATURES", "IFRU_RATIOS", "IFRU_VARIANTS", "PAPER_TABLE2_A
            "PAPER_UBPR_TABLE3", "SubModel", "UBPR", "UBPR_KS", "UBPR_METHODS", "UBPR_RATIOS", "UnlearnResult", "UnlearningMethod", "averaged_labels",
            "PAPER_TABLE3_ML1M", "PAPER_TABLE4_ML1M", "TABLE3_BACKBONES", "TABLE3_KS", "TABLE3_METHODS", "balanced_assign", "balanced_partition", "history_concentration",
            "make_aggregator", "make_method", "make_partition", "max_shard_size", "measure_forgetting", "one_at_a_time", "percent",
-           "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "sharding_caps", "train_shard",
+           "expected_shard_seconds", "pretrained_embeddings", "random_partition", "shard_seed", "sharded_reproduction", "sharding_caps", "train_shard",
            "table3_beside_paper", "table4_beside_paper", "ubpr_reproduction", "ubpr_table3", "ubpr_table3_paper", "unlearning_experiment", "user_erasure_pnpr"]

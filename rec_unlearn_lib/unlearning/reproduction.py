@@ -108,6 +108,7 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             yield {**common, "table": "3", "metric": metric, "value": value}
         if name == "retrain":
             continue
+        yield from _training_rows(method, common)
         for aggregation in aggregations if "sharding" in METHODS[name].options else ():
             if aggregation == method.aggregation or aggregation_unsupported(aggregation, backbone):
                 continue
@@ -124,6 +125,26 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             result = method.forget(single)
             yield {**common, "table": "4", "metric": "seconds", "deletion": j, "value": result.seconds,
                    **{f"delete_{k}": v for k, v in result.breakdown.items()}, **_aggregator_epochs(method)}
+
+
+def _training_rows(method: Any, common: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """What a sharded method's fit spent where: ``table=shards`` rows, one per shard and measure (``interactions``,
+    ``users`` and ``items`` it holds, ``epochs`` trained, ``best_epoch`` kept, ``seconds``), and ``table=aggregator``
+    rows, one per epoch of the aggregator's training and column of its history (``loss``, ``seconds``, the
+    validation metrics)."""
+    for sub in sorted(method.submodels, key=lambda s: s.shard):
+        measures = {"interactions": len(method.partition.rows(sub.shard)), "users": int(sub.user_seen.sum()),
+                    "items": int(sub.item_seen.sum()), "epochs": sub.epochs_run, "best_epoch": sub.best_epoch,
+                    "seconds": sub.seconds}
+        for metric, value in measures.items():
+            yield {**common, "table": "shards", "shard": sub.shard, "metric": metric, "value": value}
+    result = getattr(method, "aggregator_result", None)
+    history = pd.DataFrame() if result is None else result.history
+    for record in history.to_dict("records"):
+        for metric, value in record.items():
+            if metric != "epoch" and pd.notna(value):
+                yield {**common, "table": "aggregator", "epoch": int(record["epoch"]), "metric": metric,
+                       "value": value}
 
 
 def _aggregator_epochs(method: Any) -> dict[str, int]:
@@ -161,14 +182,18 @@ def table4_beside_paper(rows: pd.DataFrame, method: str = "receraser") -> pd.Dat
     """Seconds per deletion (the ``table == "4"`` rows of ``method``) against Retrain's fit, beside the paper's minutes.
 
     Our columns: ``deletions`` (how many were timed), mean ``shard_s``, ``aggregator_s`` and ``total_s``
-    with its standard deviation, ``retrain_s`` (Retrain's training time, the mean over the runs in
-    ``rows``) and ``speedup`` = ``retrain_s / total_s``; the paper's: minutes and its own speed-up.
+    with its standard deviation, ``expected_shard_s`` (the shard's seconds that a random deletion costs on
+    average, from the fit's ``table == "shards"`` rows: it falls in shard ``k`` with probability ``n_k / n``, so the
+    mean of the sub-models' training seconds ``t_k`` weighted by their interactions, ``sum_k n_k t_k / sum_k n_k``;
+    NaN without those rows), ``retrain_s`` (Retrain's training time, the mean over the runs in ``rows``) and
+    ``speedup`` = ``retrain_s / total_s``; the paper's: minutes and its own speed-up.
     """
     kinds = rows["table"].astype(str)
     deletions = rows[(kinds == "4") & (rows["method"] == method)]
     ours = deletions.groupby("backbone").agg(deletions=("value", "size"), shard_s=("delete_shards", "mean"),
                                              aggregator_s=("delete_aggregator", "mean"), total_s=("value", "mean"),
                                              total_sd=("value", "std"))
+    ours = ours.join(expected_shard_seconds(rows, method), how="outer")
     ours["retrain_s"] = rows[(kinds == "fit") & (rows["method"] == "retrain")].groupby("backbone")["value"].mean()
     ours["speedup"] = ours["retrain_s"] / ours["total_s"]
     paper = PAPER_TABLE4_ML1M.add_prefix("paper_").add_suffix("_min")
@@ -176,3 +201,20 @@ def table4_beside_paper(rows: pd.DataFrame, method: str = "receraser") -> pd.Dat
     both = ours.join(paper, how="outer")
     return both.loc[[b for b in TABLE3_BACKBONES if b in both.index] + [b for b in both.index
                                                                          if b not in TABLE3_BACKBONES]]
+
+
+def expected_shard_seconds(rows: pd.DataFrame, method: str = "receraser") -> pd.Series:
+    """Per backbone, the shard seconds a random deletion costs ``method`` on average: its sub-models' training
+    seconds weighted by their interactions (the ``table == "shards"`` rows of :func:`sharded_reproduction`; runs
+    of several fits are pooled). A deletion retrains the one shard that held the row, and a random training row
+    lies in shard ``k`` with probability ``n_k / n``; an unbalanced partition makes this mean differ from the
+    plain mean over shards."""
+    if "shard" not in rows.columns:
+        return pd.Series(dtype=float, name="expected_shard_s", index=pd.Index([], name="backbone"))
+    shards = rows[(rows["table"].astype(str) == "shards") & (rows["method"] == method)]
+    keys = [column for column in ("backbone", "seed", "shard") if column in shards.columns]
+    wide = shards.pivot_table(index=keys, columns="metric", values="value", aggfunc="mean")
+    wide = wide.reindex(columns=["seconds", "interactions"]).reset_index()
+    wide["weighted"] = wide["seconds"] * wide["interactions"]
+    totals = wide.groupby("backbone")[["weighted", "interactions"]].sum()
+    return (totals["weighted"] / totals["interactions"]).rename("expected_shard_s")
