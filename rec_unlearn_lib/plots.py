@@ -62,7 +62,7 @@ def use_book_style() -> None:
 def learning_curves(history: pd.DataFrame, metric: str = "recall@20", loss: str = "loss", hue: str = "model",
                     best_epochs: Mapping[str, int] | None = None, baseline: float | None = None,
                     baseline_label: str = "most popular", title: str = "Learning curves",
-                    ncols: int = 2) -> plt.Figure:
+                    ncols: int = 2, panel_size: tuple[float, float] = (3.6, 2.5)) -> plt.Figure:
     """One small panel per ``hue`` value (a model): its validation ``metric`` and, on its own right-hand
     axis, its training ``loss`` against ``epoch``; at most ``ncols`` panels a row.
 
@@ -77,10 +77,12 @@ def learning_curves(history: pd.DataFrame, metric: str = "recall@20", loss: str 
         best_epochs: ``{model: epoch kept}`` (:attr:`~rec_unlearn_lib.training.TrainResult.best_epoch`);
             a model not in it: the first epoch of its highest ``metric``.
         baseline: a reference value of ``metric`` drawn on every panel, labelled ``baseline_label``.
+        panel_size: width and height of one panel, in inches.
     """
     names = list(dict.fromkeys(history[hue]))
     nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.5 * nrows + 0.9), sharey=True, squeeze=False)
+    width, height = panel_size
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows + 0.9), sharey=True, squeeze=False)
     handles: dict[str, Any] = {}
     for ax, name in zip(axes.flat, names):
         part = history[history[hue] == name].sort_values("epoch")
@@ -113,7 +115,7 @@ def learning_curves(history: pd.DataFrame, metric: str = "recall@20", loss: str 
         ax.set_ylabel(f"validation {metric}")
     fig.suptitle(title)
     fig.legend(handles=list(handles.values()), loc="lower center", ncol=2, frameon=False, fontsize="small")
-    fig.set_layout_engine("tight", rect=(0, 0.6 / (2.5 * nrows + 0.9), 1, 1))   # room for the legend
+    fig.set_layout_engine("tight", rect=(0, 0.6 / (height * nrows + 0.9), 1, 1))   # room for the legend
     return fig
 
 

@@ -225,13 +225,50 @@ def train_epoch_together(ensemble: Ensemble, step: TrainStep, trains: Sequence[I
     return {k: float(totals[k]) / max(len(batches[k]), 1) for k in active}
 
 
+@dataclass
+class EarlyStopping:
+    """The stopping rule of :func:`fit`: stop after ``patience`` evaluations in a row without a strict improvement
+    of the validation metric (``patience`` 0: never stop); the best epoch is the first of the highest score."""
+
+    patience: int
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    stale: int = 0
+
+    def update(self, epoch: int, score: float) -> bool:
+        """Record the evaluation of ``epoch``; whether it improved on every earlier one."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.stale = score, epoch, 0
+            return True
+        self.stale += 1
+        return False
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.patience) and self.stale >= self.patience
+
+
+def replay_early_stopping(scores: pd.Series, patience: int) -> tuple[int, EarlyStopping]:
+    """Where :func:`fit` would have stopped a run whose validation ``scores`` (indexed by epoch, in order) are
+    known, had its patience been ``patience``: the last epoch it would have trained, and the rule's state there
+    (``best_epoch``, ``best_score``). Reads a recorded :attr:`TrainResult.history` (its evaluated epochs) without
+    training again; a patience longer than the record's own gives its last epoch."""
+    rule = EarlyStopping(patience)
+    epoch = 0
+    for epoch, score in scores.dropna().items():
+        rule.update(int(epoch), float(score))
+        if rule.stopped:
+            break
+    return int(epoch), rule
+
+
 class _Selection:
     """Model selection of one training run: the history, early stopping on ``metric`` and the best parameters."""
 
     def __init__(self, model: Recommender, metric: str, patience: int) -> None:
-        self.model, self.metric, self.patience = model, metric, patience
+        self.model, self.metric = model, metric
+        self.rule = EarlyStopping(patience)
         self.rows: list[dict[str, float]] = []
-        self.best_score, self.best_epoch, self.stale = -float("inf"), 0, 0
         self.best_state = copy.deepcopy(model.state_dict())
         self.train_seconds = self.eval_seconds = 0.0
 
@@ -247,21 +284,18 @@ class _Selection:
                 raise KeyError(f"metric {self.metric!r} is not reported by the protocol: {sorted(scores)}")
             row.update(scores)
             self.eval_seconds += eval_seconds
-            if scores[self.metric] > self.best_score:
-                self.best_score, self.best_epoch, self.stale = scores[self.metric], epoch, 0
+            if self.rule.update(epoch, scores[self.metric]):
                 self.best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                self.stale += 1
         self.rows.append(row)
 
     @property
     def stopped(self) -> bool:
-        return bool(self.patience) and self.stale >= self.patience
+        return self.rule.stopped
 
     def result(self, config: TrainConfig) -> TrainResult:
         """Restore the best parameters; the run's :class:`TrainResult`."""
         self.model.load_state_dict(self.best_state)
-        return TrainResult(pd.DataFrame(self.rows), self.best_epoch, self.best_score, self.train_seconds,
+        return TrainResult(pd.DataFrame(self.rows), self.rule.best_epoch, self.rule.best_score, self.train_seconds,
                            self.eval_seconds, config.as_dict())
 
 

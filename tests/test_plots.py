@@ -122,6 +122,8 @@ def test_backbone_and_influence_figures_fit_the_book_column() -> None:
                                                  "lightgcn: kept epoch 8"]
     assert all(any(line.get_ydata()[0] == 0.15 for line in ax.lines) for ax in panels)     # popularity on each
     assert panels[0].collections[0].get_offsets()[0].tolist() == pytest.approx([3.0, 0.3 - 0.2 / 3])  # the star
+    wide = plots.learning_curves(history[history["model"] == "mf"], ncols=1, panel_size=(7.0, 3.2))  # one wide panel
+    assert wide.get_size_inches().tolist() == pytest.approx([7.0, 3.2 + 0.9]) and _png_width(wide) <= 720
     results = pd.DataFrame([{"protocol": p, "model": m, "metric": k, "value": v}
                             for p, k in [("ranking", "recall@20"), ("sampled", "hr@10"), ("labelled", "auc")]
                             for m, v in [("pop", 0.2), ("mf", 0.3), ("bpr", 0.32), ("wmf", 0.31), ("lightgcn", 0.33)]])

@@ -15,7 +15,7 @@ from rec_unlearn_lib.models.base import Scorer
 from rec_unlearn_lib.data import load_dataset
 from rec_unlearn_lib.splits import make_split
 from rec_unlearn_lib.settings import BackboneSettings, TrainConfig, backbone_settings
-from rec_unlearn_lib.training import fit, train_backbone
+from rec_unlearn_lib.training import fit, replay_early_stopping, train_backbone
 
 
 class TableScorer(Scorer):
@@ -83,6 +83,25 @@ def test_fit_restores_best_epoch_and_is_deterministic(synthetic):
     assert best == result.history["recall@20"].max()
     _, again = run()
     assert again.history["loss"].tolist() == result.history["loss"].tolist()
+
+
+def test_replaying_early_stopping_on_a_history(synthetic):
+    scores = pd.Series([0.10, 0.12, 0.11, 0.12, 0.13, 0.09, 0.09, 0.08], index=range(1, 9))
+    # hand-traced: patience 1 stops at the first non-improvement (epoch 3); 2 at epoch 4, whose tie does not
+    # improve; 3 lives to see epoch 5's 0.13 and stops at epoch 8
+    assert [(stop, rule.best_epoch) for stop, rule in (replay_early_stopping(scores, p) for p in (1, 2, 3))] == \
+        [(3, 2), (4, 2), (8, 5)]
+    stop, rule = replay_early_stopping(scores, 0)                 # 0: never stop
+    assert (stop, rule.best_epoch, rule.best_score) == (8, 5, 0.13)
+    # a recorded run replayed with its own patience stops where fit stopped and keeps the epoch fit kept
+    split = make_split(synthetic, "ranking", seed=0)
+    torch.manual_seed(1)
+    result = fit(MF(split.num_users, split.num_items, 8, BPRObjective(reg=1e-4)), split,
+                 TrainConfig(epochs=60, lr=0.05, patience=2, seed=1, progress=False))
+    assert len(result.history) < 60                                  # it did stop early
+    stop, rule = replay_early_stopping(result.history.set_index("epoch")["recall@20"], 2)
+    assert (stop, rule.best_epoch, rule.best_score) == (result.history["epoch"].max(), result.best_epoch,
+                                                         result.best_score)
 
 
 def test_train_config_defaults_are_the_quick_profile_and_frozen():

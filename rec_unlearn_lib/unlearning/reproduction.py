@@ -2,10 +2,11 @@
 
 :func:`sharded_reproduction` fits Retrain, SISA and RecEraser on one backbone and yields tidy
 rows: one per (method, metric) for Table 3 (Recall and NDCG at 10, 20 and 50 on the test
-users, all items ranked), one per fit for the training seconds, and one per deletion for
-Table 4 (RecEraser's shard and aggregator seconds as random training interactions are
-forgotten one at a time). A deadline (``budget_seconds``) stops the deletions early, so a
-run fits a fixed window of GPU time; the rows say how many deletions were made. RecEraser's
+users, all items ranked), one per fit for the training seconds, one per deletion for Table 4
+(RecEraser's shard and aggregator seconds as random training interactions are forgotten one at
+a time), and for each sharded fit what every shard and every epoch of the aggregator cost. A
+deadline (``budget_seconds``) stops the deletions early, so a run fits a fixed window of GPU
+time; the rows say how many deletions were made. RecEraser's
 balanced partition depends on the data and the seed, not on the backbone: pass the partition
 embeddings once (:func:`~.sharded.pretrained_embeddings`) to reuse them across backbones.
 """
@@ -61,7 +62,10 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
     breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds). Fit and Table 4
     rows of a method with a trained aggregator also say how many epochs it trained (``aggregator_epochs``) and
-    which it kept (``aggregator_best_epoch``).
+    which it kept (``aggregator_best_epoch``). After a sharded method's fit come ``table=shards`` rows (per
+    ``shard``: its ``interactions``, ``users``, ``items``, ``epochs``, ``best_epoch`` and training ``seconds``) and
+    ``table=aggregator`` rows (per ``epoch`` of the aggregator's training: ``loss``, ``seconds`` and the validation
+    metrics), from which :func:`expected_shard_seconds` estimates a deletion's shard cost.
 
     Args:
         backbone: a trained backbone of :data:`~rec_unlearn_lib.models.MODELS`.
