@@ -417,6 +417,20 @@ def test_every_chapter_has_a_slide_deck(site: Path) -> None:
     assert not problems, "slide decks:\n" + _report(problems)
 
 
+def test_chapters_are_numbered_as_the_introduction_says(site: Path) -> None:
+    """The notebook chapters carry the numbers 1, 2, ... in the sidebar's order (their file names' prefixes, as in
+    the PDF); the pages for readers and teachers carry none."""
+    numbers = {}
+    for name in toc_files()[1:]:
+        span = article(soup_of((site / f"{name}.html").read_text(encoding="utf-8"))).find("h1").find(
+            "span", class_="section-number")
+        numbers[name] = span.get_text(strip=True) if span else None
+    chapters = [name for name in numbers if (REPO / f"{name}.ipynb").is_file()]
+    assert [numbers[name] for name in chapters] == [f"{k}." for k in range(1, len(chapters) + 1)], numbers
+    assert all(PurePosixPath(name).name.startswith(f"{k:02d}_") for k, name in enumerate(chapters, 1)), chapters
+    assert all(numbers[name] is None for name in numbers if name not in chapters), numbers
+
+
 def test_the_introduction_maps_every_chapter(site: Path) -> None:
     root_doc, *chapters = toc_files()
     intro = site / f"{root_doc}.html"
