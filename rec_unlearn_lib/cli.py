@@ -204,7 +204,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     for model in args.models:
         for row in sharded_reproduction(model, split, args.methods, args.deletions, runtime.profile,
                                         runtime.seed, str(runtime.device), args.budget_seconds, args.epochs,
-                                        embeddings, _together(args), args.aggregations, overrides):
+                                        embeddings, _sharding(args), args.aggregations, overrides):
             add(row)
 
 
@@ -219,18 +219,20 @@ def _method_options(args: argparse.Namespace) -> dict[str, Any]:
     given = {name: convert(getattr(args, dest)) for name, (dest, convert) in METHOD_OPTIONS.items()
              if getattr(args, dest) is not None}
     refused = ["--" + METHOD_OPTIONS[name][0].replace("_", "-") for name in given if name not in options]
-    if args.together and "sharding" not in options:
-        refused.append("--together")
+    if "sharding" not in options:
+        refused += [f"--{name.replace('_', '-')}" for name in _sharding(args)]
     if refused:
         verb = "does" if len(refused) == 1 else "do"
         raise ValueError(f"{', '.join(refused)} {verb} not apply to the method {args.method!r}")
     # --epochs caps every training run of the method; --together trains the sub-models side by side
-    sharding = {**sharding_caps(args.method, args.epochs).get("sharding", {}), **_together(args)}
+    sharding = {**sharding_caps(args.method, args.epochs).get("sharding", {}), **_sharding(args)}
     return {**given, **({"sharding": sharding} if sharding else {})}
 
 
-def _together(args: argparse.Namespace) -> dict[str, Any]:
-    return {"together": True} if args.together else {}
+def _sharding(args: argparse.Namespace) -> dict[str, Any]:
+    """The sharded methods' settings the user gave: ``together``, ``agg_patience``."""
+    return {**({"together": True} if args.together else {}),
+            **({} if args.agg_patience is None else {"agg_patience": args.agg_patience})}
 
 
 def cmd_unlearn(args: argparse.Namespace) -> None:
@@ -321,6 +323,13 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                              "stops (0: never; sub-models too, not the aggregator; default: the profile's)")
 
 
+def _sharding_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--together", action="store_true", help=TOGETHER_HELP)
+    parser.add_argument("--agg-patience", type=_non_negative_int, default=None,
+                        help="sharded methods: the aggregator's early stopping, evaluations without improvement "
+                             "before it stops (0: never; default: the profile's, 10 in full and receraser)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m rec_unlearn_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -360,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="per backbone: stop deleting once its run has taken this long (the rows say how "
                              "many deletions were made)")
     tables.add_argument("--epochs", type=_positive_int, default=None, help="cap every training run's epochs")
-    tables.add_argument("--together", action="store_true", help=TOGETHER_HELP)
+    _sharding_options(tables)
     _training_options(tables)
     _choice(tables, "--aggregations", AGGREGATIONS, "also score each sharded method's sub-models under these "
             "aggregators (only the aggregator is trained again; rows 'METHOD, NAME')", nargs="+", default=[])
@@ -379,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     _choice(unlearn, "--forget-mode", REQUESTS, default="random")
     _choice(unlearn, "--mode", MODES, default="batch")
     unlearn.add_argument("--shards", type=_positive_int, default=None, help="sharded methods: K (default: profile's)")
-    unlearn.add_argument("--together", action="store_true", help=TOGETHER_HELP)
+    _sharding_options(unlearn)
     _choice(unlearn, "--partition", PARTITIONS, "sharded methods; default: the method's own", default=None)
     _choice(unlearn, "--aggregation", AGGREGATIONS, "sharded methods; default: the method's own", default=None)
     _choice(unlearn, "--solver", SOLVERS, "influence methods; default: cg", default=None)

@@ -60,6 +60,8 @@ def test_train_splits_with_the_threshold_and_core_asked_for(data_root):
     (("unlearn", "--model", "bpr", "--method", "retrain", "--partition", "ubp"),
      "--partition does not apply to the method 'retrain'"),
     (("unlearn", "--model", "bpr", "--method", "ifru", "--together"), "--together does not apply to the method 'ifru'"),
+    (("unlearn", "--model", "bpr", "--method", "retrain", "--agg-patience", "3"),
+     "--agg-patience does not apply to the method 'retrain'"),
 ])
 def test_bad_input_is_one_line_error(args, message):
     out = run(*args)
@@ -115,7 +117,7 @@ def test_tables_share_the_partition_embeddings_across_backbones(data_root, tmp_p
 
 
 def test_patience_reaches_the_backbone_settings_and_zero_is_kept():
-    from rec_unlearn_lib.cli import _backbone_overrides, build_parser
+    from rec_unlearn_lib.cli import _backbone_overrides, _method_options, _sharding, build_parser
 
     parser = build_parser()
     for command in (["train", "--model", "bpr"], ["unlearn", "--model", "bpr", "--method", "sisa"], ["tables"]):
@@ -123,3 +125,12 @@ def test_patience_reaches_the_backbone_settings_and_zero_is_kept():
         assert "patience" not in _backbone_overrides(parser.parse_args(command))
     refused = run("train", "--model", "bpr", "--patience", "-1")
     assert refused.returncode == 2 and "--patience" in refused.stderr
+    # the aggregator's patience: a sharding setting of tables and unlearn, 0 kept, nothing when not given
+    for command in (["unlearn", "--model", "bpr", "--method", "receraser"], ["tables"]):
+        assert _sharding(parser.parse_args([*command, "--agg-patience", "0"])) == {"agg_patience": 0}
+        assert _sharding(parser.parse_args([*command, "--together", "--agg-patience", "3"])) == {
+            "together": True, "agg_patience": 3}
+        assert _sharding(parser.parse_args(command)) == {}
+    options = _method_options(parser.parse_args(["unlearn", "--model", "bpr", "--method", "receraser",
+                                                 "--agg-patience", "2"]))
+    assert options["sharding"]["agg_patience"] == 2
