@@ -47,12 +47,13 @@ from .synthetic import synthetic_dataset
 from .timing import timed
 from .training import EarlyStopping, TrainResult, fit, replay_early_stopping, train_backbone
 
-__all__ = ["BackboneSettings", "Dataset", "EarlyStopping", "DatasetNotFoundError", "ForgetRequest", "ForgetRequestError",
-           "Interactions", "MalformedDataError", "Registry", "Runtime", "ShardingSettings", "Split", "TrainConfig",
-           "TrainResult", "UnknownChoiceError", "__version__", "attack", "attack_series", "backbone_settings", "build_model",
-           "default_device", "diagnostics", "evaluate", "fit", "get_profile", "influence", "load_dataset", "locate", "make_split",
-           "notebook", "parallel", "plots", "replay_early_stopping", "results", "set_seed", "sharding_settings", "study", "synthetic_dataset", "timed", "train_backbone",
-           "unlearning"]
+__all__ = ["BackboneSettings", "Dataset", "DatasetNotFoundError", "EarlyStopping", "ForgetRequest",
+           "ForgetRequestError", "Interactions", "MalformedDataError", "Registry", "Runtime", "ShardingSettings",
+           "Split", "TrainConfig", "TrainResult", "UnknownChoiceError", "__version__", "attack", "attack_series",
+           "backbone_settings", "build_model", "default_device", "diagnostics", "evaluate", "fit", "get_profile",
+           "influence", "load_dataset", "locate", "make_split", "notebook", "parallel", "plots",
+           "replay_early_stopping", "results", "set_seed", "sharding_settings", "study", "synthetic_dataset", "timed",
+           "train_backbone", "unlearning"]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -245,17 +245,25 @@ class EarlyStopping:
 
     @property
     def stopped(self) -> bool:
+        """Whether the last ``patience`` evaluations brought no improvement (never with ``patience`` 0)."""
         return bool(self.patience) and self.stale >= self.patience
 
 
 def replay_early_stopping(scores: pd.Series, patience: int) -> tuple[int, EarlyStopping]:
-    """Where :func:`fit` would have stopped a run whose validation ``scores`` (indexed by epoch, in order) are
-    known, had its patience been ``patience``: the last epoch it would have trained, and the rule's state there
-    (``best_epoch``, ``best_score``). Reads a recorded :attr:`TrainResult.history` (its evaluated epochs) without
-    training again; a patience longer than the record's own gives its last epoch."""
+    """Where :func:`fit` would have stopped a run whose validation ``scores`` (indexed by epoch, in order; ``NaN``
+    for epochs not evaluated) are known, had its patience been ``patience``: the last epoch it would have trained,
+    and the rule's state there (``best_epoch``, ``best_score``). Reads a recorded :attr:`TrainResult.history`
+    without training again. If the rule does not stop within the record (a patience longer than the run's own),
+    the record's last epoch is returned with ``rule.stopped`` false: :func:`fit` would have trained on.
+
+    Raises:
+        ValueError: no epoch of ``scores`` was evaluated.
+    """
+    evaluated = scores.dropna()
+    if evaluated.empty:
+        raise ValueError("no evaluated epoch to replay: the scores are empty or all NaN")
     rule = EarlyStopping(patience)
-    epoch = 0
-    for epoch, score in scores.dropna().items():
+    for epoch, score in evaluated.items():
         rule.update(int(epoch), float(score))
         if rule.stopped:
             break

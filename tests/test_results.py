@@ -11,8 +11,9 @@ import pytest
 from rec_unlearn_lib import results
 from rec_unlearn_lib.results import load_table, published_table, run_metadata, save_table
 from rec_unlearn_lib.splits import random_split
-from rec_unlearn_lib.unlearning import (PAPER_TABLE3_ML1M, TABLE3_KS, expected_shard_seconds, sharded_reproduction,
-                                        table3_beside_paper, table4_beside_paper)
+from rec_unlearn_lib.unlearning import (PAPER_TABLE3_ML1M, SISA, TABLE3_KS, expected_shard_seconds,
+                                        sharded_reproduction, table3_beside_paper, table4_beside_paper)
+from rec_unlearn_lib.unlearning.reproduction import _training_rows
 
 
 def test_save_table_writes_the_table_and_its_metadata(tmp_path):
@@ -65,6 +66,28 @@ def test_sharded_reproduction_rows_and_budget(synthetic):
     cut = pd.DataFrame(sharded_reproduction("bpr", split, ("sisa",), deletions=3, profile="quick", device="cpu",
                                             epochs=2, budget_seconds=1e-9))
     assert (cut["table"] != "4").all() and (cut["table"] == "3").sum() == 2 * len(TABLE3_KS)
+    assert table4_beside_paper(cut, "sisa").loc["bpr", "expected_shard_s"] > 0   # a fit without deletions: estimated
+    single = pd.DataFrame(sharded_reproduction("bpr", split, ("ubpr",), deletions=1, profile="quick", device="cpu",
+                                               epochs=1, budget_seconds=1e-9))      # one model, no shards
+    assert set(single["table"]) == {"fit", "3"}
+
+
+def test_training_rows_describe_each_shard(synthetic):
+    split = random_split(synthetic.interactions, seed=0)
+    for together in (False, True):
+        sisa = SISA("bpr", 3, profile="quick", seed=0, device="cpu", epochs=1,
+                    sharding={"together": together}).fit(split)
+        rows = pd.DataFrame(_training_rows(sisa, {"backbone": "bpr", "method": "sisa"})).set_index("shard")
+        assert list(rows.index) == [0, 1, 2] and set(rows["table"]) == {"shards"}
+        for k, sub in enumerate(sorted(sisa.submodels, key=lambda s: s.shard)):
+            held = sisa.train.subset(sisa.partition.rows(k))
+            assert rows.loc[k, "shard_interactions"] == len(held)
+            assert rows.loc[k, "shard_users"] == len(np.unique(held.users))
+            assert rows.loc[k, "shard_items"] == len(np.unique(held.items))
+            assert (rows.loc[k, "shard_epochs"], rows.loc[k, "shard_best_epoch"]) == (sub.epochs_run, sub.best_epoch)
+            # seconds of a sub-model trained alone; trained together, the steps were shared: not measured
+            assert rows.loc[k, "value"] == sub.seconds if not together else np.isnan(rows.loc[k, "value"])
+    assert expected_shard_seconds(rows.reset_index()).isna().all()
 
 
 def test_sharded_reproduction_scores_sub_models_under_more_aggregators(synthetic):
@@ -83,15 +106,13 @@ def test_sharded_reproduction_scores_sub_models_under_more_aggregators(synthetic
         trained = rows[rows["method"].isin(expected - {"sisa", "receraser, mean"}) & rows["table"].isin(["fit", "4"])]
         assert (trained["aggregator_epochs"] == 1).all() and trained["aggregator_best_epoch"].between(0, 1).all()
         assert rows.loc[rows["method"].isin(["sisa", "receraser, mean"]), "aggregator_epochs"].isna().all()
-        # where each fit spent its time: every shard's size and training, the aggregator's history epoch by epoch
-        shards = rows[rows["table"] == "shards"].pivot_table(index=["method", "shard"], columns="metric",
-                                                              values="value")
-        assert set(shards.index.get_level_values("method")) == {"receraser", "sisa"}
+        # where each fit spent its time: one row per shard, the aggregator's history epoch by epoch
+        shards = rows[rows["table"] == "shards"]
         for name in ("receraser", "sisa"):
-            assert shards.loc[name, "interactions"].sum() == len(split.train)       # the shards cover the data
-            assert list(shards.loc[name].index) == list(range(len(shards.loc[name])))
-        assert (shards["epochs"] == 1).all() and (shards["seconds"] > 0).all()
-        assert (shards["users"] <= split.num_users).all() and (shards["items"] <= split.num_items).all()
+            mine = shards[shards["method"] == name]
+            assert list(mine["shard"]) == list(range(len(mine)))                       # once each, in order
+            assert mine["shard_interactions"].sum() == len(split.train)              # the shards cover the data
+        assert (shards["shard_epochs"] == 1).all() and (shards["value"] > 0).all()
         history = rows[rows["table"] == "aggregator"]
         assert set(history["method"]) == {"receraser"} and set(history["epoch"]) == {1}   # the mean has none
         assert {"loss", "seconds", "recall@20"} <= set(history["metric"])
@@ -136,16 +157,20 @@ def test_table4_beside_the_paper():
     assert pd.isna(bpr["expected_shard_s"])                                         # no shard rows
     # a random deletion falls in shard k with probability n_k / n: shards of 1 and 3 rows trained in 10 and 2 s
     shards = pd.DataFrame([{"backbone": backbone, "method": method, "table": "shards", "seed": 0, "shard": k,
-                            "metric": metric, "value": value}
+                            "metric": "seconds", "value": t, "shard_interactions": n}
                            for backbone, method, k, n, t in [("bpr", "receraser", 0, 1, 10.0),
                                                              ("bpr", "receraser", 1, 3, 2.0),
                                                              ("bpr", "sisa", 0, 1, 99.0),
-                                                             ("wmf", "receraser", 0, 5, 4.0)]
-                           for metric, value in (("interactions", n), ("seconds", t), ("epochs", 7))])
+                                                             ("wmf", "receraser", 0, 5, 4.0)]])
     table = table4_beside_paper(pd.concat([rows, shards]))
     assert table.loc["bpr", "expected_shard_s"] == pytest.approx((1 * 10 + 3 * 2) / 4)
     assert table.loc["bpr", "shard_s"] == 2.0 and table.loc["wmf", "expected_shard_s"] == 4.0
     assert expected_shard_seconds(shards, "sisa").to_dict() == {"bpr": 99.0}
+    # two fits pooled, each shard weighted by its own rows, though their keys coincide: (1*10 + 3*2 + 4*1) / 8
+    other = shards.assign(shard_interactions=[4, 0, 1, 5], value=[1.0, 0.0, 99.0, 4.0])
+    assert expected_shard_seconds(pd.concat([shards, other])).loc["bpr"] == pytest.approx(20 / 8)
+    table4_fit_only = table4_beside_paper(shards)                     # fits without deletions: their rows too
+    assert table4_fit_only.loc["wmf", "expected_shard_s"] == 4.0 and pd.isna(table4_fit_only.loc["wmf", "total_s"])
 
 
 def test_published_tables_are_read_from_the_checkout():

@@ -92,12 +92,16 @@ def test_replaying_early_stopping_on_a_history(synthetic):
     assert [(stop, rule.best_epoch) for stop, rule in (replay_early_stopping(scores, p) for p in (1, 2, 3))] == \
         [(3, 2), (4, 2), (8, 5)]
     stop, rule = replay_early_stopping(scores, 0)                 # 0: never stop
-    assert (stop, rule.best_epoch, rule.best_score) == (8, 5, 0.13)
+    assert (stop, rule.best_epoch, rule.best_score, rule.stopped) == (8, 5, 0.13, False)
+    gaps = scores.where(scores.index % 2 == 0)                     # evaluated every second epoch: 0.12, 0.12, 0.09, 0.08
+    assert [replay_early_stopping(gaps, p)[0] for p in (1, 2)] == [4, 6]
+    with pytest.raises(ValueError, match="no evaluated epoch"):
+        replay_early_stopping(pd.Series([float("nan")] * 3), 2)
     # a recorded run replayed with its own patience stops where fit stopped and keeps the epoch fit kept
     split = make_split(synthetic, "ranking", seed=0)
     torch.manual_seed(1)
     result = fit(MF(split.num_users, split.num_items, 8, BPRObjective(reg=1e-4)), split,
-                 TrainConfig(epochs=60, lr=0.05, patience=2, seed=1, progress=False))
+                 TrainConfig(epochs=60, lr=0.05, patience=2, eval_every=2, seed=1, progress=False))
     assert len(result.history) < 60                                  # it did stop early
     stop, rule = replay_early_stopping(result.history.set_index("epoch")["recall@20"], 2)
     assert (stop, rule.best_epoch, rule.best_score) == (result.history["epoch"].max(), result.best_epoch,

@@ -13,6 +13,7 @@ embeddings once (:func:`~.sharded.pretrained_embeddings`) to reuse them across b
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Iterator, Sequence
 
@@ -24,7 +25,7 @@ from ..forget import ForgetRequest
 from ..splits import Split
 from ..timing import timed
 from .base import METHODS, one_at_a_time, sharding_caps
-from .sharded import aggregation_unsupported
+from .sharded import ShardedUnlearning, aggregation_unsupported
 
 TABLE3_KS: tuple[int, ...] = (10, 20, 50)
 TABLE3_METHODS: tuple[str, ...] = ("retrain", "sisa", "receraser")
@@ -62,10 +63,11 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
     """Yield Table 3 rows (``table=3``: method, metric, value), fit rows (``table=fit``: seconds and the
     breakdown) and Table 4 rows (``table=4``: deletion index, shard, aggregator and total seconds). Fit and Table 4
     rows of a method with a trained aggregator also say how many epochs it trained (``aggregator_epochs``) and
-    which it kept (``aggregator_best_epoch``). After a sharded method's fit come ``table=shards`` rows (per
-    ``shard``: its ``interactions``, ``users``, ``items``, ``epochs``, ``best_epoch`` and training ``seconds``) and
-    ``table=aggregator`` rows (per ``epoch`` of the aggregator's training: ``loss``, ``seconds`` and the validation
-    metrics), from which :func:`expected_shard_seconds` estimates a deletion's shard cost.
+    which it kept (``aggregator_best_epoch``). After a sharded method's fit come ``table=shards`` rows (one per
+    ``shard``: its sub-model's training seconds, with ``shard_interactions``, ``shard_users``, ``shard_items``,
+    ``shard_epochs`` and ``shard_best_epoch``) and ``table=aggregator`` rows (per ``epoch`` of the aggregator's
+    training: ``loss``, ``seconds`` and the validation metrics), from which :func:`expected_shard_seconds`
+    estimates a deletion's shard cost.
 
     Args:
         backbone: a trained backbone of :data:`~rec_unlearn_lib.models.MODELS`.
@@ -112,8 +114,10 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
             yield {**common, "table": "3", "metric": metric, "value": value}
         if name == "retrain":
             continue
-        yield from _training_rows(method, common)
-        for aggregation in aggregations if "sharding" in METHODS[name].options else ():
+        sharded = "sharding" in METHODS[name].options
+        if sharded:
+            yield from _training_rows(method, common)
+        for aggregation in aggregations if sharded else ():
             if aggregation == method.aggregation or aggregation_unsupported(aggregation, backbone):
                 continue
             with timed(method.device) as clock:
@@ -131,19 +135,21 @@ def sharded_reproduction(backbone: str, split: Split, methods: Sequence[str] = T
                    **{f"delete_{k}": v for k, v in result.breakdown.items()}, **_aggregator_epochs(method)}
 
 
-def _training_rows(method: Any, common: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """What a sharded method's fit spent where: ``table=shards`` rows, one per shard and measure (``interactions``,
-    ``users`` and ``items`` it holds, ``epochs`` trained, ``best_epoch`` kept, ``seconds``), and ``table=aggregator``
-    rows, one per epoch of the aggregator's training and column of its history (``loss``, ``seconds``, the
-    validation metrics)."""
+def _training_rows(method: ShardedUnlearning, common: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """What a sharded method's fit spent where. ``table=shards``: one row per shard, ``value`` its sub-model's
+    training seconds (``NaN`` for sub-models trained together, whose steps were shared), with what the shard
+    holds (``shard_interactions``, ``shard_users``, ``shard_items``) and how its training ran (``shard_epochs``,
+    ``shard_best_epoch``). ``table=aggregator``: one row per epoch of the aggregator's training and column of its
+    history (``loss``, ``seconds``, the validation metrics where evaluated)."""
+    partition = method.partition
+    assert partition is not None, "rows of a fitted method"
     for sub in sorted(method.submodels, key=lambda s: s.shard):
-        measures = {"interactions": len(method.partition.rows(sub.shard)), "users": int(sub.user_seen.sum()),
-                    "items": int(sub.item_seen.sum()), "epochs": sub.epochs_run, "best_epoch": sub.best_epoch,
-                    "seconds": sub.seconds}
-        for metric, value in measures.items():
-            yield {**common, "table": "shards", "shard": sub.shard, "metric": metric, "value": value}
-    result = getattr(method, "aggregator_result", None)
-    history = pd.DataFrame() if result is None else result.history
+        yield {**common, "table": "shards", "shard": sub.shard, "metric": "seconds",
+               "value": math.nan if method.sharding.together else sub.seconds,
+               "shard_interactions": len(partition.rows(sub.shard)), "shard_users": int(sub.user_seen.sum()),
+               "shard_items": int(sub.item_seen.sum()), "shard_epochs": sub.epochs_run,
+               "shard_best_epoch": sub.best_epoch}
+    history = pd.DataFrame() if method.aggregator_result is None else method.aggregator_result.history
     for record in history.to_dict("records"):
         for metric, value in record.items():
             if metric != "epoch" and pd.notna(value):
@@ -186,14 +192,14 @@ def table4_beside_paper(rows: pd.DataFrame, method: str = "receraser") -> pd.Dat
     """Seconds per deletion (the ``table == "4"`` rows of ``method``) against Retrain's fit, beside the paper's minutes.
 
     Our columns: ``deletions`` (how many were timed), mean ``shard_s``, ``aggregator_s`` and ``total_s``
-    with its standard deviation, ``expected_shard_s`` (the shard's seconds that a random deletion costs on
-    average, from the fit's ``table == "shards"`` rows: it falls in shard ``k`` with probability ``n_k / n``, so the
-    mean of the sub-models' training seconds ``t_k`` weighted by their interactions, ``sum_k n_k t_k / sum_k n_k``;
-    NaN without those rows), ``retrain_s`` (Retrain's training time, the mean over the runs in ``rows``) and
+    with its standard deviation, ``expected_shard_s`` (:func:`expected_shard_seconds`: the shard seconds of an
+    average random deletion, estimated from the fit's per-shard times; a backbone with a fit but no deletions
+    gets its row too), ``retrain_s`` (Retrain's training time, the mean over the runs in ``rows``) and
     ``speedup`` = ``retrain_s / total_s``; the paper's: minutes and its own speed-up.
     """
     kinds = rows["table"].astype(str)
-    deletions = rows[(kinds == "4") & (rows["method"] == method)]
+    deletions = rows[(kinds == "4") & (rows["method"] == method)].reindex(
+        columns=["backbone", "value", "delete_shards", "delete_aggregator"])
     ours = deletions.groupby("backbone").agg(deletions=("value", "size"), shard_s=("delete_shards", "mean"),
                                              aggregator_s=("delete_aggregator", "mean"), total_s=("value", "mean"),
                                              total_sd=("value", "std"))
@@ -208,17 +214,20 @@ def table4_beside_paper(rows: pd.DataFrame, method: str = "receraser") -> pd.Dat
 
 
 def expected_shard_seconds(rows: pd.DataFrame, method: str = "receraser") -> pd.Series:
-    """Per backbone, the shard seconds a random deletion costs ``method`` on average: its sub-models' training
-    seconds weighted by their interactions (the ``table == "shards"`` rows of :func:`sharded_reproduction`; runs
-    of several fits are pooled). A deletion retrains the one shard that held the row, and a random training row
-    lies in shard ``k`` with probability ``n_k / n``; an unbalanced partition makes this mean differ from the
-    plain mean over shards."""
-    if "shard" not in rows.columns:
-        return pd.Series(dtype=float, name="expected_shard_s", index=pd.Index([], name="backbone"))
+    """Per backbone, an estimate of the shard seconds a random deletion costs ``method``: its sub-models' training
+    seconds ``t_k`` in the fit weighted by their interactions ``n_k``, ``sum_k n_k t_k / sum_k n_k`` over the
+    ``table == "shards"`` rows of :func:`sharded_reproduction` (several fits' rows are pooled). A deletion
+    retrains the one shard that held the row, and a random training row lies in shard ``k`` with probability
+    ``n_k / n``, so an unbalanced partition makes this differ from the plain mean over shards. The ``t_k`` are the
+    fit's, before any deletion: a shard retrained without one row may stop at another epoch. ``NaN`` for a backbone
+    with a shard whose seconds were not measured alone (sub-models trained together), or without shard rows."""
+    empty = pd.Series(dtype=float, name="expected_shard_s", index=pd.Index([], name="backbone"))
+    if "shard_interactions" not in rows.columns:
+        return empty
     shards = rows[(rows["table"].astype(str) == "shards") & (rows["method"] == method)]
-    keys = [column for column in ("backbone", "seed", "shard") if column in shards.columns]
-    wide = shards.pivot_table(index=keys, columns="metric", values="value", aggfunc="mean")
-    wide = wide.reindex(columns=["seconds", "interactions"]).reset_index()
-    wide["weighted"] = wide["seconds"] * wide["interactions"]
-    totals = wide.groupby("backbone")[["weighted", "interactions"]].sum()
+    weights = shards["shard_interactions"].astype(float)
+    per_backbone = pd.DataFrame({"backbone": shards["backbone"], "weighted": shards["value"] * weights,
+                                 "interactions": weights}).groupby("backbone")
+    totals = per_backbone.sum(min_count=1)
+    totals.loc[per_backbone["weighted"].apply(lambda column: column.isna().any()), "weighted"] = math.nan
     return (totals["weighted"] / totals["interactions"]).rename("expected_shard_s")
