@@ -221,13 +221,9 @@ def expected_shard_seconds(rows: pd.DataFrame, method: str = "receraser") -> pd.
     ``n_k / n``, so an unbalanced partition makes this differ from the plain mean over shards. The ``t_k`` are the
     fit's, before any deletion: a shard retrained without one row may stop at another epoch. ``NaN`` for a backbone
     with a shard whose seconds were not measured alone (sub-models trained together), or without shard rows."""
-    empty = pd.Series(dtype=float, name="expected_shard_s", index=pd.Index([], name="backbone"))
-    if "shard_interactions" not in rows.columns:
-        return empty
-    shards = rows[(rows["table"].astype(str) == "shards") & (rows["method"] == method)]
+    columns = ["table", "method", "backbone", "value", "shard_interactions"]     # older tables lack the last
+    shards = rows.reindex(columns=columns)
+    shards = shards[(shards["table"].astype(str) == "shards") & (shards["method"] == method)]
     weights = shards["shard_interactions"].astype(float)
-    per_backbone = pd.DataFrame({"backbone": shards["backbone"], "weighted": shards["value"] * weights,
-                                 "interactions": weights}).groupby("backbone")
-    totals = per_backbone.sum(min_count=1)
-    totals.loc[per_backbone["weighted"].apply(lambda column: column.isna().any()), "weighted"] = math.nan
-    return (totals["weighted"] / totals["interactions"]).rename("expected_shard_s")
+    weighted = (shards["value"] * weights).groupby(shards["backbone"]).agg(lambda v: v.sum(skipna=False))
+    return (weighted / weights.groupby(shards["backbone"]).sum()).rename("expected_shard_s")
