@@ -16,8 +16,8 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from .config import REPOSITORY_URL
+from .files import temporary_beside
 
 COMMIT_ENV = "REC_UNLEARN_COMMIT"
 #: where the committed results are read from when the library is not a checkout of the repository (Colab)
@@ -97,19 +98,6 @@ def run_metadata(device: torch.device | str | None = None, seed: int | None = No
     return meta
 
 
-def _temporary(path: Path, write: Callable[[str], None]) -> str:
-    """Write through ``write`` into a new temporary file beside ``path``; returns its name (removed on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(tmp)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
-
-
 def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any], parquet: bool = False) -> Path:
     """Write ``frame`` to ``path`` (CSV) and ``metadata`` to ``path.meta.json``, together or not at all.
 
@@ -134,20 +122,12 @@ def save_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any], 
     if parquet:
         writers[path.with_suffix(".parquet")] = lambda tmp: frame.to_parquet(tmp, index=False)
     writers[path] = lambda tmp: frame.to_csv(tmp, index=False)
-    written: dict[Path, str] = {}
-    try:
+    with ExitStack() as temporaries:    # on any failure, and between the renames, no temporary is left behind
+        written = {target: temporaries.enter_context(temporary_beside(target)) for target in writers}
         for target, write in writers.items():
-            written[target] = _temporary(target, write)
-    except BaseException:
-        for tmp in written.values():
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
+            write(str(written[target]))
         for target, tmp in written.items():
             os.replace(tmp, target)
-    finally:                        # interrupted between renames: no temporary file is left behind
-        for tmp in written.values():
-            Path(tmp).unlink(missing_ok=True)
     return path
 
 

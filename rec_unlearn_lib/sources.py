@@ -22,17 +22,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 import warnings
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from .files import temporary_beside
 from .registry import Registry
 
 __all__ = [
@@ -321,17 +319,6 @@ def _read_sums(folder: Path) -> dict[str, str]:
     return sums
 
 
-@contextmanager
-def _temporary(folder: Path, name: str) -> Iterator[Path]:
-    """A fresh hidden temporary path in ``folder``, deleted on exit unless moved away."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _fetch(url: str, target: Path, label: str, progress: bool) -> str:
     """Stream ``url`` into ``target`` and return the SHA-256 hex digest of the bytes.
 
@@ -361,7 +348,7 @@ def _extract(archive: Path, members: tuple[str, ...], folder: Path) -> None:
             raise ValueError(f"{archive.name} lacks members {absent}; it holds {zf.namelist()}")
         for member in members:
             dest = folder / PurePosixPath(member).name
-            with _temporary(folder, dest.name) as tmp:
+            with temporary_beside(dest, ".part") as tmp:
                 with zf.open(member) as src, open(tmp, "wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
                 os.replace(tmp, dest)
@@ -411,7 +398,7 @@ def _download_file(remote: RemoteFile, folder: Path, dataset: str, progress: boo
     """Fetch one entry into ``folder``: verify or record its hash, then rename or extract."""
     recorded = _read_sums(folder).get(remote.filename)
     expected = remote.sha256 or recorded
-    with _temporary(folder, remote.filename) as tmp:
+    with temporary_beside(folder / remote.filename, ".part") as tmp:
         actual = _fetch(remote.url, tmp, f"{dataset}/{remote.filename}", progress)
         if expected is not None and actual != expected.lower():
             raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[int]:
+    """The process's umask set to 0o022 for the test (so a plain ``open`` makes files 0o644); yields that mode."""
+    old = os.umask(0o022)
+    yield 0o644
+    os.umask(old)

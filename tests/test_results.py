@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,12 @@ def test_nothing_half_written(tmp_path):
         save_table(pd.DataFrame({"a": [1]}), tmp_path / "y.csv", {"bad": Unwritable()})
     assert list(tmp_path.iterdir()) == []      # neither file, and no temporary left behind
     assert json.dumps(run_metadata())
+
+
+def test_written_files_are_as_readable_as_a_plain_open_makes_them(tmp_path, umask_022):
+    save_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv", {}, parquet=True)    # not mkstemp's 0o600
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"t.csv": umask_022, "t.csv.meta.json": umask_022, "t.parquet": umask_022}
 
 
 def test_an_explicit_commit_wins(monkeypatch):

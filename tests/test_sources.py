@@ -7,6 +7,7 @@ import functools
 import hashlib
 import http.server
 import re
+import stat
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -109,11 +110,13 @@ def _assert_toy_folder(folder: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["train.txt", "u.data", "u.item"]
 
 
-def test_download_verifies_and_extracts(served, env: Path) -> None:
+def test_download_verifies_and_extracts(served, env: Path, umask_022: int) -> None:
     server, blobs = served
     folder = download(_toy_source(server.url, blobs), env / "toy", progress=False)
     assert folder == (env / "toy").resolve()
     _assert_toy_folder(folder)
+    # readable by whoever the umask lets read a plain file (a shared cache), not mkstemp's owner-only 0o600
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {umask_022}
 
 
 def test_locate_downloads_then_reuses_cache_offline(served, env) -> None:
