@@ -276,7 +276,8 @@ def test_overwrite_replaces_another_configuration(synthetic, tmp_path):
 
 def test_a_solver_that_does_not_converge_gives_a_row_without_numbers(synthetic, tmp_path, monkeypatch):
     def fails(self, rows):
-        raise SolverDidNotConverge(SolverResult(torch.zeros(1), "cg", False, 1, 2, 1.0, 1.0, 1.0, 0.0, 0.0))
+        raise SolverDidNotConverge(SolverResult(torch.zeros(1), "cg", False, 1, 2, 1.0, 1.0, 1.0, 0.0, 0.0,
+                                                message="negative curvature at iteration 2"))
 
     monkeypatch.setattr(InfluenceUnlearning, "_forget_rows", fails)
     config = StudyConfig(**{**TINY, "methods": ("retrain", "ifru"), "backbones": ("bpr",),
@@ -284,6 +285,11 @@ def test_a_solver_that_does_not_converge_gives_a_row_without_numbers(synthetic, 
     frame = run_study(config, tmp_path, dataset=synthetic, progress=False).set_index("method")
     assert frame.loc["ifru", "converged"] == 0 and np.isnan(frame.loc["ifru", "recall@20"])
     assert np.isnan(frame.loc["ifru", "mia_auc"]) and frame.loc["ifru", "original_recall@20"] > 0
+    # why it stopped is kept, in the table on disk too; a converged cell has no message
+    on_disk = pd.read_csv(tmp_path / TABLE).set_index("method")
+    assert "DID NOT CONVERGE" in on_disk.loc["ifru", "solver_message"]
+    assert "negative curvature at iteration 2" in on_disk.loc["ifru", "solver_message"]
+    assert pd.isna(on_disk.loc["retrain", "solver_message"]).all()
     summary = summary_table(frame.reset_index(), "recall@20").set_index("method")
     assert summary.loc["ifru", "converged"] == 0 and np.isnan(summary.loc["ifru", "gap_sd"])
 

@@ -54,14 +54,17 @@ TABLE = "study.csv"
 KEY: tuple[str, ...] = ("dataset", "backbone", "method", "setting", "ratio", "seed")
 """The columns that name a cell: no two rows share them."""
 COLUMNS: tuple[str, ...] = KEY + (
-    "protocol", "objective", "forgotten", "converged",
+    "protocol", "objective", "forgotten", "converged", "solver_message",
     "forgotten_percentile", "forgotten_top20", "mia_auc",
     "original_forgotten_percentile", "original_forgotten_top20", "original_mia_auc",
     "delta_cosine", "delta_relative_error", "delta_norm_ratio", "score_cosine", "score_relative_error",
     "score_norm_ratio", "fidelity_converged",
     "fit_seconds", "unlearn_seconds", "retrain_seconds", "reference", "speedup", "device", "device_name")
 """Every row's columns besides the test metrics (``recall@K``, ``ndcg@K`` or ``auc``, ``auc0`` ..., each also
-as ``original_<metric>``, the model before forgetting); ``nan`` where a measure does not apply."""
+as ``original_<metric>``, the model before forgetting); ``nan`` where a measure does not apply. A cell whose solver
+did not converge has ``converged = 0``, no metrics after forgetting, and in ``solver_message`` the solver's account
+of why it stopped (:meth:`~rec_unlearn_lib.influence.SolverResult.summary`: iterations, residual, damping and, e.g.,
+the negative curvature it met)."""
 
 
 class StudyConfigError(ValueError):
@@ -162,8 +165,8 @@ def run_group(job: GroupJob) -> Iterator[dict[str, Any]]:
             work = copy.deepcopy(method)
             try:
                 result = work.forget(request)
-            except SolverDidNotConverge:
-                yield {**row, "converged": 0.0}
+            except SolverDidNotConverge as failure:
+                yield {**row, "converged": 0.0, "solver_message": str(failure)}
                 continue
             model = result.model
             row.update(converged=1.0, unlearn_seconds=result.seconds)
