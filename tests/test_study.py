@@ -23,7 +23,7 @@ from rec_unlearn_lib.study import (COLUMNS, FORGET_SETTINGS, KEY, QUICK_FORGET, 
                                    backbone_objective, cell_unsupported, cells, forgetting_measures, groups, noise_floor,
                                    order_columns, pair_ranks, run_study, summary_table, update_fidelity)
 from rec_unlearn_lib.study.runner import _make
-from rec_unlearn_lib.study.summary import fidelity_table, growth_table, speed_table
+from rec_unlearn_lib.study.summary import compared_seconds, fidelity_table, growth_table, speed_table
 from rec_unlearn_lib.influence import SolverDidNotConverge
 from rec_unlearn_lib.influence.solvers import SolverResult
 from rec_unlearn_lib.unlearning import IFRU, METHODS, UBPR, InfluenceUnlearning, Retrain
@@ -448,6 +448,8 @@ def test_noise_floor_and_gaps_by_hand():
     speed = speed_table(table).set_index("method")
     assert speed.loc["ifru", "speedup"] == 2.0           # against Retrain's median over its seeds, 3 s
     assert speed.loc["ubpr", "speedup"] == 2.5           # against its matched Retrain, 5 s
+    compared = table.assign(compared=compared_seconds(table)).set_index(["method", "seed"])["compared"]
+    assert compared[("ifru", 0)] == 3.0 and compared[("ubpr", 0)] == 5.0 and (compared["retrain"] == 3.0).all()
     # with a second request, Retrain's row shows the seconds the others are compared with: the median over the
     # requests of each request's median over seeds ((3 + 10) / 2), not the median of all six runs (5.5)
     second = table.assign(ratio=0.05, unlearn_seconds=table["unlearn_seconds"] + 7.0,

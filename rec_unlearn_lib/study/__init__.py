@@ -15,9 +15,9 @@ from .grid import (FORGET_SETTINGS, FULL_FORGET, LABELLED_OBJECTIVES, QUICK_FORG
 from .measures import forgetting_measures, pair_ranks, update_fidelity
 from .runner import COLUMNS, ENGINES, KEY, TABLE, StudyConfigError, order_columns, run_group, run_study, study_config
 from .papers import paper_comparison
-from .summary import best_per_request, fidelity_table, growth_table, noise_floor, speed_table, summary_table
+from .summary import best_per_request, compared_seconds, fidelity_table, growth_table, noise_floor, speed_table, summary_table
 
-__all__ = ["COLUMNS", "Cell", "best_per_request", "paper_comparison", "fidelity_table", "summary_table", "ENGINES",
+__all__ = ["COLUMNS", "Cell", "best_per_request", "compared_seconds", "paper_comparison", "fidelity_table", "summary_table", "ENGINES",
            "FORGET_SETTINGS", "FULL_FORGET", "ForgetSetting", "Group", "KEY", "LABELLED_OBJECTIVES", "backbone_objective",
            "QUICK_FORGET", "StudyConfig", "StudyConfigError", "TABLE", "cell_unsupported", "cells",
            "forgetting_measures", "groups", "growth_table", "method_options", "noise_floor", "order_columns", "pair_ranks",

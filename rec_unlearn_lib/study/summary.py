@@ -68,22 +68,26 @@ def summary_table(table: pd.DataFrame, metric: str,
     return out[order]
 
 
+def compared_seconds(table: pd.DataFrame) -> pd.Series:
+    """Per row, the seconds of the Retrain that row is compared with: the median of Retrain's converged seeds on
+    the same request (one Retrain run's time varies from seed to seed), or, for a method with a matched Retrain of
+    its own backbone settings (``reference == "matched"``: UBPR's fixed triplets), that run's; ``nan`` where the
+    request has no converged Retrain."""
+    done = table[(table["method"] == "retrain") & (table["converged"] == 1)]
+    median = done.groupby(list(REQUEST))["unlearn_seconds"].median().rename("retrain_median")
+    return table["retrain_seconds"].where(table["reference"] == "matched",
+                                          table.join(median, on=list(REQUEST))["retrain_median"])
+
+
 def speed_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per backbone, method and setting, over the ratios and seeds: the median ``unlearn_seconds``, the median
-    of the Retrain seconds each is compared with (``retrain_seconds``), their ratio ``speedup``, and the number
-    of runs. One Retrain run's time varies from seed to seed, so a method compared with the Retrain cells
-    (``reference == "retrain"``) is compared with their median over all of Retrain's seeds on the same request;
-    a method with a matched Retrain of its own backbone settings (UBPR's fixed triplets) with that run. Retrain's
-    own row holds the same per-request medians, so its seconds are those the other methods are compared with
-    (speed-up 1), not a median over a different set of runs."""
+    of the Retrain seconds each is compared with (``retrain_seconds``, :func:`compared_seconds`), their ratio
+    ``speedup``, and the number of runs. Retrain's own row holds the per-request medians of its seeds, so its
+    seconds are those the other methods are compared with (speed-up 1), not a median over a different set of runs."""
     done = table[table["converged"] == 1]
-    retrain = (done[done["method"] == "retrain"].groupby(list(REQUEST))["unlearn_seconds"].median()
-               .rename("retrain_median"))
-    done = done.join(retrain, on=list(REQUEST))
+    compared = compared_seconds(done)
     own = done["method"] == "retrain"
-    compared = done["retrain_seconds"].where(done["reference"] == "matched", done["retrain_median"])
-    done = done.assign(compared=compared.where(~own, done["retrain_median"]),
-                       seconds=done["unlearn_seconds"].where(~own, done["retrain_median"]))
+    done = done.assign(compared=compared, seconds=done["unlearn_seconds"].where(~own, compared))
     out = (done.groupby(["dataset", "backbone", "method", "setting"])
            .agg(unlearn_seconds=("seconds", "median"), retrain_seconds=("compared", "median"),
                 runs=("seconds", "size"))
