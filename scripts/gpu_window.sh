@@ -60,27 +60,22 @@ EOF
 cli=("$python" -m rec_unlearn_lib)
 common=(--profile "$profile" --device "$device" --seed 0)
 
-# 1. Sub-models side by side on the GPU equal sub-models trained alone (skipped on a CPU).
-together=()
-if step gpu-tests 75 "$python" -m pytest tests/test_training.py tests/test_timing.py -q -p no:cacheprovider \
-    -o addopts="" -k "gpu"; then
-  together=(--together)
-fi
+# 1. RecEraser's Table 4 for LightGCN, the rows still missing: Retrain first (96 s on an H100, results/gpu-2026-11-27),
+#    so that the ratio's two sides come from the same run even if the step is cut, then RecEraser's fit (177 s on an
+#    H100 with the sub-models one after another, results/gpu-2026-11-27) and its deletions until 460 s from the start
+#    (a LightGCN deletion took 17-23 s on a CPU with ML-100K). The sub-models train one after another: side by side
+#    (--together) was slower in both measurements (BPR-MF 19.2 s against 16.8 s on an H100, results/gpu-2026-11-27;
+#    LightGCN 181 s on an H200, results/gpu-2026-11-27b, against 120 s on an H100).
+step tables-lightgcn 520 "${cli[@]}" tables --models lightgcn --methods retrain receraser "${common[@]}" \
+  --deletions 100 --budget-seconds 460 --out "$out/receraser_tables_lightgcn.csv"
 
-# 2. RecEraser's Table 4 for LightGCN, the rows still missing: Retrain first (96 s on an H100, results/gpu-2026-11-27),
-#    so that the ratio's two sides come from the same run even if the step is cut, then RecEraser's fit (235 s on an
-#    H200, results/gpu-2026-11-27b, where SISA's Table 3 and the official aggregator were measured) and its
-#    deletions until 400 s from the start (a LightGCN deletion took 17-23 s on a CPU with ML-100K).
-step tables-lightgcn 470 "${cli[@]}" tables --models lightgcn --methods retrain receraser "${common[@]}" \
-  --deletions 100 --budget-seconds 400 "${together[@]}" --out "$out/receraser_tables_lightgcn.csv"
-
-# 3. The influence methods against Retrain at the full profile on LightGCN (MF and BPR-MF: results/gpu-2026-11-27),
+# 2. The influence methods against Retrain at the full profile on LightGCN (MF and BPR-MF: results/gpu-2026-11-27),
 #    the smallest random request and IFRU's attack, resumable like the study below.
 step study-influence-lightgcn 300 "${cli[@]}" study --profile "$profile" --device "$device" --no-progress \
   --backbones lightgcn --methods retrain ifru scif ubpr --forget random:0.001 attack:0.02 \
   --out "$out/study-influence-lightgcn"
 
-# 4. The study in the full profile, with whatever time is left (resumable across windows). WMF's cells run on a
+# 3. The study in the full profile, with whatever time is left (resumable across windows). WMF's cells run on a
 #    CPU in reasonable time (results/cpu-2026-11-27/study-full-wmf), so the GPU takes the other three backbones.
 if [[ -n "${STUDY_FROM:-}" ]]; then
   mkdir -p "$out/study-full"
