@@ -60,14 +60,12 @@ EOF
 cli=("$python" -m rec_unlearn_lib)
 common=(--profile "$profile" --device "$device" --seed 0)
 
-# 1. RecEraser's Table 4 for LightGCN, the rows still missing: Retrain first (96 s on an H100, results/gpu-2026-11-27),
-#    so that the ratio's two sides come from the same run even if the step is cut, then RecEraser's fit (177 s on an
-#    H100 with the sub-models one after another, results/gpu-2026-11-27) and its deletions until 460 s from the start
-#    (a LightGCN deletion took 17-23 s on a CPU with ML-100K). The sub-models train one after another: side by side
-#    (--together) was slower in both measurements (BPR-MF 19.2 s against 16.8 s on an H100, results/gpu-2026-11-27;
-#    LightGCN 181 s on an H200, results/gpu-2026-11-27b, against 120 s on an H100).
-step tables-lightgcn 520 "${cli[@]}" tables --models lightgcn --methods retrain receraser "${common[@]}" \
-  --deletions 100 --budget-seconds 460 --out "$out/receraser_tables_lightgcn.csv"
+# 1. IFRU on LightGCN at the full profile with the study's damping (1e-3, study.grid.LIGHTGCN_DAMPING): without
+#    damping its conjugate-gradient solve stopped on negative curvature (results/gpu-2026-11-28/ifru_lightgcn.log).
+#    A fit, IFRU and one Retrain: about 200 s on an H200 (LightGCN's Retrain took 93 s there). RecEraser's Tables 3
+#    and 4 for LightGCN, the window's earlier first step, are in results/gpu-2026-11-28.
+step ifru-lightgcn 260 bash -c '"$@" > "$0"' "$out/ifru_lightgcn.json" "${cli[@]}" unlearn --model lightgcn \
+  --method ifru "${common[@]}" --forget-ratio 0.001 --damping 1e-3
 
 # 2. The influence methods against Retrain at the full profile on LightGCN (MF and BPR-MF: results/gpu-2026-11-27),
 #    the smallest random request and IFRU's attack, resumable like the study below.
